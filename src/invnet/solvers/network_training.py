@@ -1,0 +1,129 @@
+"""JPO and supervised training of one network over the whole problem set (SPEC 2).
+
+JPO minimises the mean of all n losses through the forward process; ``voting`` replaces each
+problem's dL_i/dx_i by its sign or clips its norm before it reaches θ (SPEC 3). Supervised training
+fits the ground-truth parameters in x-space instead. Solutions are the trained predictions on the
+same (training) problems; predictions on the held-out test set are stored too.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..problems.base import ParamSpec
+from ..seeding import torch_generator
+from .base import SolveContext, SolveResult, Solver, subsample_history
+from .networks import ACTIVATIONS, ParameterNet
+
+NETWORK_SETTINGS = {
+    "hidden": ParamSpec([64, 64], int, length=-1, positive=True, doc="hidden layer widths"),
+    "activation": ParamSpec("relu", str, choices=tuple(ACTIVATIONS), doc="hidden activation"),
+    "lr": ParamSpec(1e-3, float, positive=True, doc="Adam learning rate"),
+    "steps": ParamSpec(2000, int, positive=True, doc="full-batch Adam steps"),
+    "adam_eps": ParamSpec(1e-7, float, positive=True, doc="Adam epsilon (PhiML default 1e-7)"),
+    "history_points": ParamSpec(200, int, positive=True, doc="max loss-history entries"),
+}
+
+
+class _NetworkSolver(Solver):
+    def training_loss(self, ctx: SolveContext, x: torch.Tensor, obj) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(scalar training loss, per-problem true losses or None if not computed)."""
+        raise NotImplementedError
+
+    def solve(self, ctx: SolveContext) -> SolveResult:
+        s = ctx.settings
+        fam = ctx.family
+        obj = ctx.objective()
+        diag = ctx.objective()  # loss history for methods that do not train through F (not counted)
+        feats = fam.features(obj.y_target, obj.gamma)
+        net = ParameterNet(
+            feats, fam.x0, fam.bounds, s["hidden"], s["activation"], torch_generator(ctx.seed, "network-init")
+        )
+        opt = torch.optim.Adam(net.parameters(), lr=s["lr"], eps=s["adam_eps"])
+        record = set(subsample_history(s["steps"], s["history_points"]).tolist())
+        hist, hist_step = [], []
+        last_report = time.perf_counter()
+        for k in range(s["steps"]):
+            opt.zero_grad(set_to_none=True)
+            x = net(feats)
+            train_loss, true_losses = self.training_loss(ctx, x, obj)
+            if k in record:
+                if true_losses is None:
+                    with torch.no_grad():
+                        true_losses = diag(x)
+                hist.append(float(true_losses.detach().mean()))
+                hist_step.append(k)
+            train_loss.backward()
+            opt.step()
+            if time.perf_counter() - last_report > 10:
+                last_report = time.perf_counter()
+                ctx.progress(f"{self.name}: step {k}/{s['steps']} training loss {float(train_loss):.4e}")
+        with torch.no_grad():
+            x = net(feats)
+            final = obj(x)
+            extras = {}
+            if ctx.test is not None:
+                tobj = ctx.objective("test")
+                tx = net(fam.features(tobj.y_target, tobj.gamma))
+                extras = {"test_x": tx.numpy().copy(), "test_loss": tobj(tx).numpy().copy()}
+        hist.append(float(final.mean()))
+        hist_step.append(s["steps"])
+        n = obj.n
+        return SolveResult(
+            x=x.numpy().copy(),
+            loss=final.numpy().copy(),
+            iterations=np.full(n, s["steps"], dtype=np.int64),
+            evaluations=obj.evaluations.numpy().copy(),
+            loss_history=np.asarray(hist),
+            history_step=np.asarray(hist_step, dtype=np.int64),
+            extras=extras,
+            info={"settings": s, "network_parameters": sum(p.numel() for p in net.parameters())},
+        )
+
+
+class JPO(_NetworkSolver):
+    """Joint parameter optimisation: train N_θ on the mean loss through the forward process."""
+
+    name = "jpo"
+    settings_spec = {
+        **NETWORK_SETTINGS,
+        "voting": ParamSpec("none", str, choices=("none", "sign", "clip"), doc="per-problem gradient transform"),
+        "clip": ParamSpec(1.0, float, positive=True, doc="per-problem gradient norm cap for voting=clip"),
+    }
+
+    def training_loss(self, ctx: SolveContext, x: torch.Tensor, obj):
+        losses = obj(x)
+        mode = ctx.settings["voting"]
+        if mode != "none" and x.requires_grad:
+            x.register_hook(_voting_hook(mode, ctx.settings["clip"], obj.n))
+        return losses.mean(), losses
+
+
+def _voting_hook(mode: str, clip: float, n: int):
+    """Replace each problem's gradient (n·dMean/dx_i = dL_i/dx_i) by its sign or clipped version."""
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        g = grad * n
+        if mode == "sign":
+            g = torch.sign(g)
+        else:
+            norm = g.norm(dim=1, keepdim=True)
+            g = g * torch.clamp(clip / torch.clamp(norm, min=1e-300), max=1.0)
+        return g / n
+
+    return hook
+
+
+class Supervised(_NetworkSolver):
+    """Train the same network on MSE against the true parameters (normalised by the bounds)."""
+
+    name = "supervised"
+    settings_spec = dict(NETWORK_SETTINGS)
+
+    def training_loss(self, ctx: SolveContext, x: torch.Tensor, obj):
+        x_true = torch.as_tensor(ctx.train.x_true, dtype=x.dtype)
+        half = torch.as_tensor((ctx.family.bounds[:, 1] - ctx.family.bounds[:, 0]) / 2, dtype=x.dtype)
+        return (((x - x_true) / half) ** 2).mean(), None
