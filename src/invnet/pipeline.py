@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from .artifacts import provenance, read_h5, write_h5
 from .errors import ArtifactError, ConfigError
@@ -180,7 +181,9 @@ def run_solver(
     )
     log.info("%s/%s n=%d seed=%d: settings %s", experiment, solver, n, seed, settings)
     t0 = time.perf_counter()
-    result = impl.solve(ctx)
+    # SciPy's BLAS (L-BFGS-B, BFGS fallbacks) fighting torch for cores slows small problems 10-50x
+    with threadpool_limits(limits=threads):
+        result = impl.solve(ctx)
     wall = time.perf_counter() - t0
     result.check(train.n, family.dim)
     log.info(
@@ -212,7 +215,6 @@ def run_solver(
                 "solver": settings,
                 "n": n,
                 "n_test": int(block.get("n_test", 0)),
-                "compare_rtol": _global(config, "compare_rtol"),
                 "dtype": _global(config, "dtype"),
                 "threads": threads,
             },

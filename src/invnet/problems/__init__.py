@@ -18,4 +18,11 @@ def make_family(name: str, params: dict[str, Any] | None = None) -> ProblemFamil
     return FAMILIES[name](**(params or {}))
 
 
-__all__ = ["FAMILIES", "Objective", "ParamSpec", "ProblemFamily", "ProblemSet", "make_family"]
+def family_from_description(description: dict[str, Any]) -> ProblemFamily:
+    """Rebuild a family from a data artifact's ``problem`` attribute (``ProblemFamily.describe``)."""
+    name = description["family"]
+    params = {k: v for k, v in description.items() if k not in ("family", "param_names")}
+    return make_family(name, params)
+
+
+__all__ = ["FAMILIES", "Objective", "ParamSpec", "ProblemFamily", "ProblemSet", "family_from_description", "make_family"]
