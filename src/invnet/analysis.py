@@ -1,0 +1,387 @@
+"""Comparison against BFGS and aggregation of run artifacts into tidy pandas frames.
+
+A method M *beats* BFGS on problem i when ``L_M,i < L_BFGS,i * (1 - rtol)``, *loses* when
+``L_M,i > L_BFGS,i * (1 + rtol)`` and *ties* otherwise (SPEC 2; ``compare_rtol`` in config).
+Every fraction is computed per (experiment, solver, n, seed) and then summarised over seeds with
+its mean, sample standard deviation (ddof=1; NaN for a single seed), minimum and maximum.
+
+Frames (one row per ...):
+
+- ``outcomes``: (experiment, solver, n, seed, problem): loss, loss_bfgs, outcome, iterations,
+  evaluations, x_<param>, x_true_<param>. BFGS rows have an empty outcome.
+- ``fractions``: (experiment, solver, n, seed): beat, tie, lose, n_problems, mean/median loss,
+  wall_time_s, mean_evaluations.
+- ``summary``: (experiment, solver, n): <quantity>_{mean,std,min,max} over seeds, n_seeds.
+- ``history``: (experiment, solver, n, seed, step): mean training loss.
+- ``test``: (experiment, solver, n, seed, problem): test_loss, for solvers evaluated on the
+  held-out test set.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterable, Sequence
+from os import PathLike
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .artifacts import read_h5
+from .errors import ArtifactError
+
+log = logging.getLogger("invnet.analysis")
+
+BASELINE = "bfgs"
+OUTCOMES = ("beat", "tie", "lose")
+SOLVER_ORDER = (
+    "bfgs",
+    "lbfgsb",
+    "gd",
+    "adam",
+    "jpo",
+    "jpo_bfgs",
+    "supervised",
+    "supervised_bfgs",
+    "neural_adjoint",
+)
+SOLVER_LABELS = {
+    "bfgs": "BFGS",
+    "lbfgsb": "L-BFGS-B",
+    "gd": "GD",
+    "adam": "Adam",
+    "jpo": "JPO",
+    "jpo_bfgs": "JPO + BFGS",
+    "supervised": "Supervised",
+    "supervised_bfgs": "Supervised + BFGS",
+    "neural_adjoint": "Neural adjoint",
+}
+EXPERIMENT_ORDER = ("wavepacket", "billiards", "ks", "fluid")
+EXPERIMENT_LABELS = {
+    "wavepacket": "Wave packet",
+    "billiards": "Billiards",
+    "ks": "Kuramoto-Sivashinsky",
+    "fluid": "Fluid",
+}
+RUN_KEYS = ["experiment", "solver", "n", "seed"]
+SUMMARY_QUANTITIES = ("beat", "tie", "lose", "mean_loss", "median_loss", "wall_time_s")
+
+
+def solver_label(solver: str) -> str:
+    return SOLVER_LABELS.get(solver, solver)
+
+
+def experiment_label(experiment: str) -> str:
+    return EXPERIMENT_LABELS.get(experiment, experiment)
+
+
+def _order(values: Iterable[str], order: Sequence[str]) -> list[str]:
+    values = list(dict.fromkeys(values))
+    return [v for v in order if v in values] + sorted(v for v in values if v not in order)
+
+
+def sort_frame(df: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Sort by experiment and solver in canonical order, then by n, seed and ``extra``."""
+    keys = [k for k in ["experiment", "solver", "n", "seed", *extra] if k in df.columns]
+    if df.empty or not keys:
+        return df.reset_index(drop=True)
+
+    def rank(col: pd.Series) -> pd.Series:
+        if col.name == "solver":
+            order = _order(col, SOLVER_ORDER)
+        elif col.name == "experiment":
+            order = _order(col, EXPERIMENT_ORDER)
+        else:
+            return col
+        return col.map({v: i for i, v in enumerate(order)})
+
+    return df.sort_values(keys, key=rank, kind="stable").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------ comparison
+
+
+def compare(loss: Any, loss_bfgs: Any, rtol: float = 1e-3) -> np.ndarray:
+    """Per-problem outcome of a method against BFGS: array of "beat", "tie" or "lose".
+
+    ``beat``: loss < loss_bfgs * (1 - rtol); ``lose``: loss > loss_bfgs * (1 + rtol); else ``tie``
+    (boundaries are ties). A NaN loss loses against a finite BFGS loss and beats it the other
+    way round; two NaNs tie. Losses are assumed non-negative (they are mean squared errors).
+    """
+    if not 0 <= rtol < 1:
+        raise ValueError(f"rtol must be in [0, 1), got {rtol!r}")
+    loss = np.asarray(loss, dtype=np.float64)
+    base = np.asarray(loss_bfgs, dtype=np.float64)
+    loss, base = np.broadcast_arrays(loss, base)
+    nan_m, nan_b = np.isnan(loss), np.isnan(base)
+    with np.errstate(invalid="ignore"):
+        beat = (loss < base * (1.0 - rtol)) | (nan_b & ~nan_m)
+        lose = (loss > base * (1.0 + rtol)) | (nan_m & ~nan_b)
+    out = np.full(loss.shape, "tie", dtype=object)
+    out[beat] = "beat"
+    out[lose] = "lose"
+    return out
+
+
+def outcome_fractions(outcomes: Iterable[str]) -> dict[str, float]:
+    """Fractions of "beat", "tie" and "lose" in ``outcomes`` (NaN each if empty)."""
+    values = pd.Series(list(outcomes), dtype=object)
+    total = len(values)
+    if total == 0:
+        return {k: float("nan") for k in OUTCOMES}
+    return {k: float((values == k).sum()) / total for k in OUTCOMES}
+
+
+def seed_spread(values: Any) -> dict[str, float]:
+    """Mean, sample std (ddof=1; NaN for one value), min, max and count of finite ``values``."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"mean": np.nan, "std": np.nan, "min": np.nan, "max": np.nan, "count": 0}
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "count": int(v.size),
+    }
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def _param_names(attrs: dict[str, Any] | None, dim: int) -> list[str]:
+    names = None
+    if attrs is not None:
+        problem = attrs.get("problem")
+        if isinstance(problem, dict):
+            names = problem.get("param_names")
+    if not names or len(names) != dim:
+        names = [str(i) for i in range(dim)]
+    return [str(n) for n in names]
+
+
+def _read_data(paths: Iterable[str | PathLike]) -> dict[tuple[str, int, int], tuple[np.ndarray, dict]]:
+    out = {}
+    for path in paths:
+        arrays, attrs = read_h5(path)
+        key = (str(attrs["experiment"]), int(attrs["n"]), int(attrs["seed"]))
+        out[key] = (np.asarray(arrays["x_true"]), attrs)
+    return out
+
+
+def load_runs(
+    run_paths: Iterable[str | PathLike], data_paths: Iterable[str | PathLike] = ()
+) -> dict[str, pd.DataFrame]:
+    """Read run artifacts (and optionally their data artifacts) into raw tidy frames.
+
+    Returns ``problems`` (per problem, without the comparison), ``runs`` (per run: wall time,
+    mean evaluations), ``history`` and ``test``.
+    """
+    data = _read_data(data_paths)
+    problems, runs, history, test = [], [], [], []
+    seen: set[tuple] = set()
+    for path in run_paths:
+        arrays, attrs = read_h5(path)
+        try:
+            experiment, solver = str(attrs["experiment"]), str(attrs["solver"])
+            n, seed = int(attrs["n"]), int(attrs["seed"])
+        except KeyError as err:
+            raise ArtifactError(f"{path} lacks attribute {err}; is it a run artifact?") from None
+        key = (experiment, solver, n, seed)
+        if key in seen:
+            raise ArtifactError(f"{path}: a second run artifact for {key}")
+        seen.add(key)
+        x = np.asarray(arrays["x"], dtype=np.float64)
+        loss = np.asarray(arrays["loss"], dtype=np.float64)
+        if loss.shape != (n,) or x.shape[0] != n:
+            raise ArtifactError(f"{path}: loss has shape {loss.shape} and x {x.shape}, expected n={n}")
+        x = x.reshape(n, -1)
+        x_true, data_attrs = data.get((experiment, n, seed), (None, None))
+        names = _param_names(data_attrs, x.shape[1])
+        frame = {
+            "experiment": experiment,
+            "solver": solver,
+            "n": n,
+            "seed": seed,
+            "problem": np.arange(n),
+            "loss": loss,
+            "iterations": np.asarray(arrays.get("iterations", np.full(n, np.nan))),
+            "evaluations": np.asarray(arrays.get("evaluations", np.full(n, np.nan))),
+        }
+        for j, name in enumerate(names):
+            frame[f"x_{name}"] = x[:, j]
+        if x_true is not None:
+            xt = np.asarray(x_true, dtype=np.float64).reshape(n, -1)
+            for j, name in enumerate(names):
+                frame[f"x_true_{name}"] = xt[:, j]
+        problems.append(pd.DataFrame(frame))
+
+        prov = attrs.get("provenance") if isinstance(attrs.get("provenance"), dict) else {}
+        runs.append(
+            {
+                "experiment": experiment,
+                "solver": solver,
+                "n": n,
+                "seed": seed,
+                "wall_time_s": float(prov.get("wall_time_s", np.nan)),
+                "mean_evaluations": float(np.mean(frame["evaluations"])),
+            }
+        )
+        if "loss_history" in arrays:
+            hist = np.asarray(arrays["loss_history"], dtype=np.float64).ravel()
+            steps = np.asarray(arrays.get("history_step", np.arange(hist.size))).ravel()
+            if steps.shape != hist.shape:
+                raise ArtifactError(f"{path}: history_step and loss_history differ in length")
+            history.append(
+                pd.DataFrame(
+                    {"experiment": experiment, "solver": solver, "n": n, "seed": seed,
+                     "step": steps.astype(np.int64), "loss": hist}
+                )
+            )
+        if "test_loss" in arrays:
+            tl = np.asarray(arrays["test_loss"], dtype=np.float64).ravel()
+            test.append(
+                pd.DataFrame(
+                    {"experiment": experiment, "solver": solver, "n": n, "seed": seed,
+                     "problem": np.arange(tl.size), "test_loss": tl}
+                )
+            )
+
+    def concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+    return {
+        "problems": concat(problems, RUN_KEYS + ["problem", "loss"]),
+        "runs": pd.DataFrame(runs, columns=RUN_KEYS + ["wall_time_s", "mean_evaluations"]),
+        "history": concat(history, RUN_KEYS + ["step", "loss"]),
+        "test": concat(test, RUN_KEYS + ["problem", "test_loss"]),
+    }
+
+
+# ------------------------------------------------------------------------------ frames
+
+
+def with_outcomes(problems: pd.DataFrame, rtol: float = 1e-3) -> pd.DataFrame:
+    """Add ``loss_bfgs`` (same experiment, n, seed, problem) and ``outcome`` to a problem frame.
+
+    Raises ArtifactError if a (experiment, n, seed) has runs but no BFGS run.
+    """
+    keys = ["experiment", "n", "seed", "problem"]
+    base = problems.loc[problems["solver"] == BASELINE, keys + ["loss"]]
+    base = base.rename(columns={"loss": "loss_bfgs"})
+    merged = problems.merge(base, on=keys, how="left", validate="many_to_one", indicator=True)
+    missing = (merged.pop("_merge") == "left_only").to_numpy()
+    if missing.any():
+        row = merged.loc[missing].iloc[0]
+        raise ArtifactError(
+            f"no BFGS run for experiment={row['experiment']}, n={row['n']}, seed={row['seed']}"
+        )
+    outcome = compare(merged["loss"].to_numpy(), merged["loss_bfgs"].to_numpy(), rtol)
+    outcome[merged["solver"].to_numpy() == BASELINE] = None
+    cols = [c for c in merged.columns if c not in ("loss_bfgs",)]
+    at = cols.index("loss") + 1
+    merged = merged[cols[:at] + ["loss_bfgs"] + cols[at:]]
+    merged.insert(at + 1, "outcome", outcome)
+    return sort_frame(merged, ["problem"])
+
+
+def fractions(outcomes: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per run (experiment, solver, n, seed): fractions beat/tie/lose, loss statistics, cost."""
+    rows = []
+    for key, grp in outcomes.groupby(RUN_KEYS, sort=False):
+        row = dict(zip(RUN_KEYS, key))
+        if row["solver"] == BASELINE:
+            row.update({k: np.nan for k in OUTCOMES})
+        else:
+            row.update(outcome_fractions(grp["outcome"]))
+        row["n_problems"] = len(grp)
+        row["mean_loss"] = float(grp["loss"].mean())
+        row["median_loss"] = float(grp["loss"].median())
+        row["mean_loss_bfgs"] = float(grp["loss_bfgs"].mean())
+        rows.append(row)
+    out = pd.DataFrame(
+        rows, columns=RUN_KEYS + list(OUTCOMES) + ["n_problems", "mean_loss", "median_loss", "mean_loss_bfgs"]
+    )
+    if runs is not None and not runs.empty:
+        out = out.merge(runs, on=RUN_KEYS, how="left")
+    return sort_frame(out)
+
+
+def summarize(frac: pd.DataFrame, quantities: Sequence[str] = SUMMARY_QUANTITIES) -> pd.DataFrame:
+    """Per (experiment, solver, n): <q>_mean, <q>_std (ddof=1), <q>_min, <q>_max over seeds."""
+    keys = ["experiment", "solver", "n"]
+    quantities = [q for q in quantities if q in frac.columns]
+    rows = []
+    for key, grp in frac.groupby(keys, sort=False):
+        row: dict[str, Any] = dict(zip(keys, key))
+        row["n_seeds"] = int(grp["seed"].nunique())
+        for q in quantities:
+            spread = seed_spread(grp[q])
+            for stat in ("mean", "std", "min", "max"):
+                row[f"{q}_{stat}"] = spread[stat]
+        rows.append(row)
+    columns = keys + ["n_seeds"] + [f"{q}_{s}" for q in quantities for s in ("mean", "std", "min", "max")]
+    return sort_frame(pd.DataFrame(rows, columns=columns))
+
+
+def history_band(
+    history: pd.DataFrame, experiment: str, n: int, solvers: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Mean loss curve over seeds with spread, per solver, for one (experiment, n).
+
+    Each seed's curve is held constant between its recorded steps (and after its last one:
+    a finished optimiser keeps its loss), evaluated on the union of all seeds' steps, then
+    reduced to mean, std (ddof=1), min and max over the seeds that have started.
+    """
+    sel = history[(history["experiment"] == experiment) & (history["n"] == int(n))]
+    if solvers is not None:
+        sel = sel[sel["solver"].isin(list(solvers))]
+    out = []
+    for solver in _order(sel["solver"], SOLVER_ORDER):
+        grp = sel[sel["solver"] == solver]
+        grid = np.unique(grp["step"].to_numpy())
+        curves = []
+        for _, g in grp.groupby("seed"):
+            g = g.sort_values("step")
+            steps, vals = g["step"].to_numpy(), g["loss"].to_numpy(dtype=np.float64)
+            idx = np.searchsorted(steps, grid, side="right") - 1
+            curve = np.where(idx >= 0, vals[np.clip(idx, 0, None)], np.nan)
+            curves.append(curve)
+        c = np.vstack(curves)
+        count = np.isfinite(c).sum(axis=0)
+        c = np.where(np.isfinite(c), c, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            mean = np.nanmean(c, axis=0)
+            std = np.where(count > 1, np.nanstd(c, axis=0, ddof=1), np.nan)
+            lo, hi = np.nanmin(c, axis=0), np.nanmax(c, axis=0)
+        out.append(
+            pd.DataFrame(
+                {"solver": solver, "step": grid, "mean": mean, "std": std, "min": lo, "max": hi,
+                 "n_seeds": count}
+            )
+        )
+    if not out:
+        return pd.DataFrame(columns=["solver", "step", "mean", "std", "min", "max", "n_seeds"])
+    return pd.concat(out, ignore_index=True)
+
+
+def aggregate(
+    run_paths: Iterable[str | PathLike], data_paths: Iterable[str | PathLike] = (), rtol: float = 1e-3
+) -> dict[str, pd.DataFrame]:
+    """All frames of one experiment: outcomes, fractions, summary, history, test."""
+    raw = load_runs(run_paths, data_paths)
+    outcomes = with_outcomes(raw["problems"], rtol)
+    frac = fractions(outcomes, raw["runs"])
+    log.info(
+        "aggregated %d runs, %d problem rows (rtol=%g)", len(raw["runs"]), len(outcomes), rtol
+    )
+    return {
+        "outcomes": outcomes,
+        "fractions": frac,
+        "summary": summarize(frac),
+        "history": sort_frame(raw["history"], ["step"]),
+        "test": sort_frame(raw["test"], ["problem"]),
+    }

@@ -1,0 +1,297 @@
+"""Figure 3, wave-packet localisation (SPEC 4.1).
+
+(a) clean, noisy and fitted (BFGS, JPO) waveforms of one example problem;
+(b) loss L and dL/dt0 over t0 at that problem's true amplitude A;
+(c) mean training loss against iteration for JPO, BFGS and GD (and L-BFGS-B/Adam if run),
+    mean over seeds with a min–max band, for the largest n;
+(d) fraction of problems on which each solver beats BFGS against n (mean ± std over seeds),
+    dashed: fraction on which BFGS is better than JPO and GD.
+
+:func:`compute_landscape` (rule ``wavepacket_landscape``) computes the panel data of (a, b) and
+writes ``results/aggregate/wavepacket/landscape.h5``; :func:`plot` only reads artifacts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..analysis import BASELINE, SOLVER_ORDER, history_band, seed_spread, solver_label
+from ..artifacts import read_h5, write_h5
+from ..errors import ArtifactError
+from ..problems import family_from_description
+from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_color, solver_style
+
+log = logging.getLogger("invnet.figures.fig3")
+
+EXPERIMENT = "wavepacket"
+CURVE_SOLVERS = ("jpo", "bfgs", "gd", "lbfgsb", "adam")  # panel (c): solvers from x0
+FIT_SOLVERS = ("bfgs", "jpo")  # panel (a)
+LOSE_SOLVERS = ("jpo", "gd")  # panel (d): dashed 'BFGS better' curves
+
+
+# ------------------------------------------------------------------------------ panel data
+
+
+def select_example(losses: dict[str, np.ndarray]) -> tuple[int, str]:
+    """Index of the example problem and why it was chosen.
+
+    The problem with the largest ratio L_BFGS / L_JPO (where JPO improves most on BFGS: BFGS
+    stuck in a local minimum), lowest index on ties; problem 0 if either run is missing.
+    """
+    if "bfgs" in losses and "jpo" in losses:
+        ratio = losses["bfgs"] / np.maximum(losses["jpo"], np.finfo(np.float64).tiny)
+        ratio = np.where(np.isfinite(ratio), ratio, -np.inf)
+        return int(np.argmax(ratio)), "largest L_BFGS / L_JPO"
+    return 0, "first problem (no bfgs and jpo runs to compare)"
+
+
+def t0_range(bounds: Sequence[float], solutions: Iterable[float]) -> tuple[float, float]:
+    """The t0 interval of panel (b): the bounds, widened to show solutions that left them
+    (BFGS is unbounded and drifts into the flat region), by at most one bounds width per side."""
+    lo, hi = float(bounds[0]), float(bounds[1])
+    width = hi - lo
+    finite = [float(v) for v in solutions if np.isfinite(v)]
+    if finite:
+        pad = 0.03 * width
+        if min(finite) < lo:
+            lo = max(min(finite) - pad, lo - width)
+        if max(finite) > hi:
+            hi = min(max(finite) + pad, hi + width)
+    return lo, hi
+
+
+def compute_landscape(
+    data: str | os.PathLike,
+    runs: Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    n_grid: int = 501,
+) -> int:
+    """Write the panel data of Figure 3 (a, b) for one example problem; return its index."""
+    arrays, attrs = read_h5(data)
+    if attrs.get("experiment") != EXPERIMENT:
+        raise ArtifactError(f"{data} is not a {EXPERIMENT} data artifact")
+    family = family_from_description(attrs["problem"])
+    n, seed = int(attrs["n"]), int(attrs["seed"])
+
+    solutions, losses = {}, {}
+    for path in runs:
+        run, run_attrs = read_h5(path)
+        if int(run_attrs["n"]) != n or int(run_attrs["seed"]) != seed:
+            raise ArtifactError(f"{path} is not a run on the problem set {data}")
+        solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
+        losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
+    idx, why = select_example(losses)
+
+    dtype = torch.float64
+    x_true = torch.as_tensor(arrays["x_true"][idx], dtype=dtype)
+    y_noisy = torch.as_tensor(arrays["y_target"][idx], dtype=dtype)
+    datasets: dict[str, np.ndarray] = {
+        "t": family.t(dtype).numpy(),
+        "y_clean": family.forward(x_true[None, :])[0].numpy(),
+        "y_noisy": y_noisy.numpy(),
+        "x_true": x_true.numpy(),
+        "x0": family.x0,
+    }
+    for solver, x in solutions.items():
+        xs = torch.as_tensor(x[idx], dtype=dtype)
+        datasets[f"x_{solver}"] = xs.numpy()
+        datasets[f"fit_{solver}"] = family.forward(xs[None, :])[0].numpy()
+        datasets[f"loss_{solver}"] = np.asarray(losses[solver][idx])
+
+    lo, hi = t0_range(family.bounds[0], [x[idx, 0] for x in solutions.values()])
+    t0 = torch.linspace(lo, hi, n_grid, dtype=dtype, requires_grad=True)
+    amp = torch.full_like(t0, float(x_true[1]))
+    loss = family.loss(family.forward(torch.stack([t0, amp], dim=1)), y_noisy.expand(n_grid, -1))
+    (grad,) = torch.autograd.grad(loss.sum(), t0)
+    datasets["t0_grid"] = t0.detach().numpy()
+    datasets["loss_grid"] = loss.detach().numpy()
+    datasets["grad_grid"] = grad.numpy()
+
+    write_h5(
+        out,
+        datasets,
+        {
+            "kind": "landscape",
+            "experiment": EXPERIMENT,
+            "n": n,
+            "seed": seed,
+            "problem_index": idx,
+            "selection": why,
+            "solvers": ",".join(solutions),
+            "problem": problem,
+        },
+    )
+    log.info("example problem %d of n=%d seed=%d (%s)", idx, n, seed, why)
+    return idx
+
+
+# ------------------------------------------------------------------------------ plotting
+
+
+def _ordered(solvers: Iterable[str], order: Sequence[str] = SOLVER_ORDER) -> list[str]:
+    present = set(solvers)
+    return [s for s in order if s in present] + sorted(present - set(order))
+
+
+def _headroom(ax, lo: float, hi: float, top: float = 0.42) -> None:
+    """Y limits with a free band of ``top`` (fraction of the data span) for the legend."""
+    span = (hi - lo) or 1.0
+    ax.set_ylim(lo - 0.04 * span, hi + top * span)
+
+
+def _panel_waveform(ax, land: dict[str, np.ndarray]) -> None:
+    t = land["t"]
+    ax.plot(t, land["y_noisy"], color="0.65", lw=0.6, label=r"$y^*$ (noisy)")
+    ax.plot(t, land["y_clean"], color="black", lw=1.4, label="truth")
+    curves = [land["y_noisy"], land["y_clean"]]
+    for solver in FIT_SOLVERS:
+        if f"fit_{solver}" in land:
+            style = solver_style(solver)
+            ls = "--" if solver == BASELINE else "-"
+            ax.plot(t, land[f"fit_{solver}"], color=style["color"], ls=ls, lw=1.1,
+                    label=f"{style['label']} fit")
+            curves.append(land[f"fit_{solver}"])
+    values = np.concatenate(curves)
+    _headroom(ax, float(values.min()), float(values.max()))
+    ax.set_xlabel("$t$")
+    ax.set_ylabel("$u(t)$")
+    ax.set_title("(a) example waveform")
+    ax.legend(loc="upper center", ncol=4, handlelength=1.5, columnspacing=1.0)
+
+
+def _panel_landscape(ax, land: dict[str, np.ndarray]) -> None:
+    t0, loss, grad = land["t0_grid"], land["loss_grid"], land["grad_grid"]
+    (h_loss,) = ax.plot(t0, loss, color="black", lw=1.2, label="$L$")
+    _headroom(ax, 0.0, float(loss.max()))
+    ax.set_xlabel("$t_0$")
+    ax.set_ylabel("$L$")
+    ax2 = ax.twinx()
+    ax2.spines["right"].set_visible(True)
+    (h_grad,) = ax2.plot(t0, grad, color="0.6", lw=0.7, label=r"$\partial L/\partial t_0$")
+    ax2.axhline(0.0, color="0.85", lw=0.5, zorder=0)
+    g = float(np.abs(grad).max()) or 1.0
+    _headroom(ax2, -g, g)
+    ax2.set_ylabel(r"$\partial L/\partial t_0$", color="0.45")
+    ax2.tick_params(axis="y", colors="0.45")
+    ax.set_zorder(ax2.get_zorder() + 1)  # loss and markers above the gradient curve
+    ax.patch.set_visible(False)
+    handles = [h_loss, h_grad]
+    top = 0.7  # vertical markers stop below the legend band
+    handles.append(ax.axvline(land["x_true"][0], ymax=top, color="black", ls=":", lw=1.0,
+                              label="true $t_0$"))
+    handles.append(ax.axvline(land["x0"][0], ymax=top, color="0.5", ls="-.", lw=0.8,
+                              label="$x_0$"))
+    lo, hi = float(t0[0]), float(t0[-1])
+    ax.set_xlim(lo, hi)
+    for solver in FIT_SOLVERS:
+        if f"x_{solver}" in land:
+            value = float(land[f"x_{solver}"][0])
+            shown = min(max(value, lo), hi)
+            handles.append(
+                ax.axvline(shown, ymax=top, color=solver_color(solver), lw=1.0,
+                           ls="--" if solver == BASELINE else "-", label=solver_label(solver))
+            )
+            if shown != value:  # off the grid: mark the edge and print the value
+                ax.annotate(f"{solver_label(solver)}: $t_0$ = {value:.2f}", (shown, 0.5),
+                            xycoords=("data", "axes fraction"), rotation=90, va="center",
+                            ha="left" if shown == lo else "right", fontsize=6,
+                            color=solver_color(solver))
+    ax.set_title("(b) loss landscape at true $A$")
+    ax.legend(handles=handles, loc="upper center", ncol=3, handlelength=1.5, columnspacing=1.0)
+
+
+def _panel_curves(ax, history: pd.DataFrame, n: int) -> dict[str, object]:
+    band = history_band(history, EXPERIMENT, n, CURVE_SOLVERS)
+    handles = {}
+    for solver in _ordered(band["solver"].unique()):
+        b = band[band["solver"] == solver]
+        x = b["step"].to_numpy() + 1
+        style = solver_style(solver)
+        (handles[solver],) = ax.plot(x, b["mean"], color=style["color"], ls=style["linestyle"],
+                                     label=style["label"])
+        ax.fill_between(x, b["min"], b["max"], color=style["color"], alpha=0.2, lw=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration + 1")
+    ax.set_ylabel("mean loss")
+    ax.set_title(f"(c) optimisation, $n = {n}$")
+    return handles
+
+
+def _panel_fractions(ax, fractions: pd.DataFrame) -> dict[str, object]:
+    frac = fractions[(fractions["experiment"] == EXPERIMENT) & (fractions["solver"] != BASELINE)]
+    sizes = sorted(int(n) for n in frac["n"].unique())
+    handles = {}
+    for solver in _ordered(frac["solver"].unique()):
+        style = solver_style(solver)
+        for outcome in ("beat", "lose"):
+            if outcome == "lose" and solver not in LOSE_SOLVERS:
+                continue
+            stats = [seed_spread(frac[(frac["solver"] == solver) & (frac["n"] == n)][outcome])
+                     for n in sizes]
+            mean = np.array([s["mean"] for s in stats])
+            std = np.nan_to_num(np.array([s["std"] for s in stats]))
+            h = ax.errorbar(
+                sizes, mean, yerr=std, color=style["color"], marker=style["marker"],
+                ls="-" if outcome == "beat" else "--", lw=1.1 if outcome == "beat" else 0.8,
+                mfc=style["color"] if outcome == "beat" else "white", label=style["label"],
+            )
+            if outcome == "beat":
+                handles[solver] = h
+    ax.set_xscale("log", base=2)
+    if sizes:
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([str(n) for n in sizes])
+        ax.minorticks_off()
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("number of problems $n$")
+    ax.set_ylabel("fraction of problems")
+    ax.set_title("(d) comparison with BFGS")
+    return handles
+
+
+def _figure_legend(fig, handles: dict[str, object]) -> None:
+    """One legend for panels (c, d): every solver, plus the line styles of (d)."""
+    from matplotlib.lines import Line2D
+
+    solvers = _ordered(handles)
+    items = [handles[s] for s in solvers]
+    labels = [solver_label(s) for s in solvers]
+    items += [Line2D([], [], color="0.3", ls="-", marker="o"),
+              Line2D([], [], color="0.3", ls="--", lw=0.8, marker="o", mfc="white")]
+    labels += ["(d) beats BFGS", "(d) BFGS better"]
+    fig.legend(items, labels, loc="outside lower center", ncol=min(len(items), 6),
+               handlelength=2.0, columnspacing=1.2)
+
+
+def plot(
+    landscape: str | os.PathLike,
+    fractions: str | os.PathLike | pd.DataFrame,
+    history: str | os.PathLike | pd.DataFrame,
+    pdf: str | os.PathLike,
+    png: str | os.PathLike,
+) -> None:
+    """Render Figure 3 from the landscape artifact and the aggregated frames."""
+    import matplotlib.pyplot as plt
+
+    apply_style()
+    land, _ = read_h5(landscape)
+    frac = fractions if isinstance(fractions, pd.DataFrame) else pd.read_csv(fractions)
+    hist = history if isinstance(history, pd.DataFrame) else pd.read_csv(history)
+    sizes = sorted(hist.loc[hist["experiment"] == EXPERIMENT, "n"].unique())
+    if not sizes:
+        raise ArtifactError("no wavepacket loss histories to plot")
+
+    fig, axes = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 5.6), layout="constrained")
+    _panel_waveform(axes[0, 0], land)
+    _panel_landscape(axes[0, 1], land)
+    handles = _panel_curves(axes[1, 0], hist, int(sizes[-1]))
+    handles.update(_panel_fractions(axes[1, 1], frac))
+    _figure_legend(fig, handles)
+    save_figure(fig, pdf, png)

@@ -1,0 +1,245 @@
+"""Tables as CSV (full precision, machine-readable), LaTeX (booktabs) and Markdown, written
+atomically (temporary file in the same folder, then rename).
+
+LaTeX is written here rather than with ``DataFrame.to_latex`` so no jinja2 is needed; cells
+are escaped. Markdown uses tabulate (pipe format).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from .analysis import (
+    BASELINE,
+    OUTCOMES,
+    experiment_label,
+    solver_label,
+    sort_frame,
+    summarize,
+)
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """CSV without index; floats at full (round-trip) precision."""
+    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
+
+
+def latex_escape(text: object) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def to_booktabs(
+    df: pd.DataFrame,
+    caption: str | None = None,
+    label: str | None = None,
+    align: str | None = None,
+    escape: bool = True,
+) -> str:
+    """A booktabs table (``table`` float if caption/label given, else a bare ``tabular``).
+
+    Cells are strings as given (format numbers first); with ``escape`` LaTeX specials are escaped.
+    ``align`` defaults to ``l`` for text columns and ``r`` for numeric ones.
+    """
+    if align is None:
+        align = "".join("r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns)
+    if len(align) != df.shape[1]:
+        raise ValueError(f"align {align!r} has {len(align)} columns, the frame {df.shape[1]}")
+    cell = latex_escape if escape else str
+    lines = [
+        rf"\begin{{tabular}}{{{align}}}",
+        r"\toprule",
+        " & ".join(cell(c) for c in df.columns) + r" \\",
+        r"\midrule",
+    ]
+    for row in df.itertuples(index=False):
+        lines.append(" & ".join(cell(v) for v in row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption is None and label is None:
+        return "\n".join(lines) + "\n"
+    head = [r"\begin{table}[htbp]", r"\centering"]
+    if caption is not None:
+        head.append(rf"\caption{{{caption}}}")
+    if label is not None:
+        head.append(rf"\label{{{label}}}")
+    return "\n".join(head + lines + [r"\end{table}"]) + "\n"
+
+
+def to_markdown(df: pd.DataFrame, caption: str | None = None) -> str:
+    """A pipe table (GitHub Markdown), optionally preceded by a caption paragraph."""
+    body = tabulate(df.astype(str).values.tolist(), headers=list(df.columns), tablefmt="pipe",
+                    disable_numparse=True)
+    return (f"{caption}\n\n" if caption else "") + body + "\n"
+
+
+def write_table(
+    numeric: pd.DataFrame,
+    display_tex: pd.DataFrame,
+    display_md: pd.DataFrame,
+    csv: str | os.PathLike,
+    tex: str | os.PathLike,
+    md: str | os.PathLike,
+    caption: str | None = None,
+    label: str | None = None,
+    align: str | None = None,
+    caption_md: str | None = None,
+) -> None:
+    """Write the numeric frame as CSV and the display frames as LaTeX and Markdown.
+
+    ``display_tex`` cells must already be valid LaTeX (they are not escaped again).
+    """
+    write_csv(numeric, csv)
+    atomic_write_text(
+        tex, to_booktabs(display_tex, caption=caption, label=label, align=align, escape=False)
+    )
+    atomic_write_text(md, to_markdown(display_md, caption=caption_md))
+
+
+# ------------------------------------------------------------------------------ formatting
+
+
+def mean_pm_std(mean: float, std: float, digits: int = 2, pm: str = "±") -> str:
+    """'0.42 ± 0.05'; only the mean when std is NaN (one seed), '–' when mean is NaN."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    text = f"{mean:.{digits}f}"
+    if std is not None and not (isinstance(std, float) and math.isnan(std)):
+        text += f" {pm} {std:.{digits}f}"
+    return text
+
+
+# ------------------------------------------------------------------------------ table 2
+
+
+def table2(fractions: pd.DataFrame) -> pd.DataFrame:
+    """Beat/tie/lose fractions against BFGS per experiment, solver and n, over seeds.
+
+    Columns: experiment, solver, n, n_seeds, then <outcome>_{mean,std,min,max}. BFGS itself
+    (the baseline) is left out.
+    """
+    frac = fractions[fractions["solver"] != BASELINE]
+    summary = summarize(frac, OUTCOMES)
+    cols = ["experiment", "solver", "n", "n_seeds"] + [
+        f"{o}_{s}" for o in OUTCOMES for s in ("mean", "std", "min", "max")
+    ]
+    return sort_frame(summary[cols])
+
+
+OUTCOME_HEADERS = {"beat": "Beats BFGS", "tie": "Tie", "lose": "BFGS better"}
+
+
+def table2_display(numeric: pd.DataFrame, latex: bool) -> pd.DataFrame:
+    """Human-readable Table 2: one 'mean ± std' cell per outcome."""
+    pm = r"$\pm$" if latex else "±"
+
+    def text(value: str) -> str:
+        return latex_escape(value).replace("o-S", "o--S") if latex else value
+
+    rows = []
+    for rec in numeric.to_dict("records"):
+        row = {
+            "Experiment": text(experiment_label(rec["experiment"])),
+            "Method": text(solver_label(rec["solver"])),
+            "n": str(int(rec["n"])),
+        }
+        for o in OUTCOMES:
+            row[OUTCOME_HEADERS[o]] = mean_pm_std(rec[f"{o}_mean"], rec[f"{o}_std"], pm=pm)
+        row["Seeds"] = str(int(rec["n_seeds"]))
+        rows.append(row)
+    columns = ["Experiment", "Method", "n", *OUTCOME_HEADERS.values(), "Seeds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def table2_caption(rtol: float, latex: bool = True) -> str:
+    if latex:
+        return (
+            "Fraction of problems on which each method beats BFGS "
+            rf"($L_M < L_\mathrm{{BFGS}}\,(1-r)$), ties, or is beaten by it "
+            rf"($L_M > L_\mathrm{{BFGS}}\,(1+r)$), $r = {rtol:g}$; "
+            r"mean $\pm$ standard deviation over seeds."
+        )
+    return (
+        "Fraction of problems on which each method beats BFGS (L_M < L_BFGS·(1−r)), ties, "
+        f"or is beaten by it (L_M > L_BFGS·(1+r)), r = {rtol:g}; mean ± standard deviation "
+        "over seeds."
+    )
+
+
+def write_table2(
+    fraction_frames: Iterable[pd.DataFrame] | pd.DataFrame,
+    csv: str | os.PathLike,
+    tex: str | os.PathLike,
+    md: str | os.PathLike,
+    rtol: float,
+) -> pd.DataFrame:
+    """Build Table 2 from per-seed fraction frames (one per experiment) and write it."""
+    if isinstance(fraction_frames, pd.DataFrame):
+        frac = fraction_frames
+    else:
+        frames = [f for f in fraction_frames if not f.empty]
+        frac = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["experiment", "solver", "n", "seed", *OUTCOMES]
+        )
+    numeric = table2(frac)
+    write_table(
+        numeric,
+        table2_display(numeric, latex=True),
+        table2_display(numeric, latex=False),
+        csv,
+        tex,
+        md,
+        caption=table2_caption(rtol),
+        label="tab:beat-bfgs",
+        align="llrcccr",
+        caption_md=table2_caption(rtol, latex=False),
+    )
+    return numeric
+
+
+__all__: Sequence[str] = [
+    "atomic_write_text",
+    "latex_escape",
+    "mean_pm_std",
+    "table2",
+    "table2_display",
+    "to_booktabs",
+    "to_markdown",
+    "write_csv",
+    "write_table",
+    "write_table2",
+]

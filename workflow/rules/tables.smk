@@ -1,0 +1,18 @@
+rule make_table2:
+    """Table 2: fractions of problems where each solver beats, ties or loses to BFGS,
+    per experiment and n, mean and spread over seeds (CSV, LaTeX booktabs, Markdown)."""
+    input:
+        fractions=get_table2_input,
+    output:
+        csv="results/tables/table2.csv",
+        tex="results/tables/table2.tex",
+        md="results/tables/table2.md",
+    log:
+        "logs/tables/table2.log",
+    localrule: True
+    conda:
+        "../../envs/jobs.yaml"
+    params:
+        rtol=config["compare_rtol"],
+    script:
+        "../scripts/make_table2.py"

@@ -1,0 +1,42 @@
+"""Rule solve: run one solver on one problem set and write its run artifact."""
+
+import logging
+import os
+import sys
+
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")  # before h5py is imported
+
+
+def setup_logging(path):
+    """Send logging (logger "invnet") and stderr (warnings, tracebacks) to the job log."""
+    handle = open(path, "w", buffering=1, encoding="utf-8")
+    sys.stderr = handle
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=handle,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    logging.captureWarnings(True)
+
+
+setup_logging(snakemake.log[0])
+try:
+    import invnet  # noqa: F401
+except ImportError:  # package not installed in this environment: use the repository copy
+    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "..", "src"))
+
+from invnet.pipeline import run_solver  # noqa: E402
+
+p = snakemake.params.settings
+config = dict(snakemake.config, threads=snakemake.threads)  # threads as granted (--set-threads)
+run_solver(
+    config,
+    p["experiment"],
+    p["solver"],
+    p["n"],
+    p["seed"],
+    data=snakemake.input.data,
+    out=snakemake.output[0],
+    init=snakemake.input.get("init"),
+)
