@@ -124,7 +124,7 @@ def compute_landscape(
             "problem_index": idx,
             "selection": why,
             "solvers": ",".join(solutions),
-            "problem": problem,
+            "problem": attrs["problem"],
         },
     )
     log.info("example problem %d of n=%d seed=%d (%s)", idx, n, seed, why)
