@@ -1,30 +1,11 @@
 """Rule wavepacket_landscape: Figure 3 (a, b) panel data for one example problem."""
 
-import logging
-import os
 import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")  # before h5py is imported
+sys.path.insert(0, snakemake.scriptdir)
+from _job import start_job  # noqa: E402
 
-
-def setup_logging(path):
-    """Send logging (logger "invnet") and stderr (warnings, tracebacks) to the job log."""
-    handle = open(path, "w", buffering=1, encoding="utf-8")
-    sys.stderr = handle
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=handle,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    logging.captureWarnings(True)
-
-
-setup_logging(snakemake.log[0])
-try:
-    import invnet  # noqa: F401
-except ImportError:  # package not installed in this environment: use the repository copy
-    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "..", "src"))
+start_job(snakemake)
 
 from invnet.figures.fig3 import compute_landscape  # noqa: E402
 
