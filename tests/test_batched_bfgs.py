@@ -82,7 +82,8 @@ def test_wavepacket_matches_scipy_bfgs() -> None:
     assert res.rounds == len(calls) == int(res.nfev.max())
     assert [seen[i] for i in range(n)] == res.nfev.tolist()
     assert calls[0] == n and calls == sorted(calls, reverse=True)
-    assert [k for k, _ in history] == list(range(1, res.rounds))
+    assert [k for k, _ in history] == list(range(res.rounds))
+    assert torch.equal(history[0][1], obj.value_and_grad(x0, torch.arange(n))[0])  # round 0: at x0
     assert torch.equal(history[-1][1], res.fun) and history[0][1].shape == (n,)
 
 
@@ -168,7 +169,8 @@ def test_lbfgsb_matches_scipy(one_torch_thread: None) -> None:
     res = lbfgsb_batched(obj.value_and_grad, x0, bounds, callback=lambda k, f: history.append((k, f)))
     ref = scipy_loop(obj.value_and_grad, x0, method="L-BFGS-B", bounds=bounds)
     assert_matches(res, ref)
-    assert [k for k, _ in history] == list(range(1, res.rounds + 1))
+    assert [k for k, _ in history] == list(range(res.rounds))
+    assert torch.equal(history[0][1], obj.value_and_grad(x0, torch.arange(n))[0])  # round 0: at x0
     assert torch.equal(history[-1][1], res.fun) and res.rounds == int(res.nfev.max())
 
 

@@ -627,9 +627,9 @@ def bfgs_batched(
     ``fun_and_grad(x (m, d), idx (m,))`` returns the losses (m,) and gradients (m, d) of problems
     ``idx`` at ``x``. Round 0 evaluates every problem at x0; each later round evaluates, in one
     call, the next line-search trial point of every problem that has not finished, so the number
-    of rounds is the largest per-problem ``nfev`` (plus rare fallback detours). After each later
-    round k = 1, 2, ... ``callback(k, f)`` gets the loss at every problem's current iterate
-    (finished problems keep their final value). Works in float64 on x0's device.
+    of rounds is the largest per-problem ``nfev`` (plus rare fallback detours). After each round
+    k = 0, 1, ... ``callback(k, f)`` gets the loss at every problem's current iterate (k = 0: at
+    x0; finished problems keep their final value). Works in float64 on x0's device.
     """
     if not 0 < c1 < c2 < 1:
         raise ValueError("'c1' and 'c2' do not satisfy'0 < c1 < c2 < 1'.")
@@ -642,6 +642,8 @@ def bfgs_batched(
 
     f0, g0 = _evaluate(fun_and_grad, x0, every)
     rounds = 1
+    if callback is not None:
+        callback(0, f0.clone())
     rows = batch.gather(every)
     rows.x, rows.g, rows.xl = x0, g0, x0
     gnorm = _vecnorm(g0, norm)

@@ -36,8 +36,9 @@ def lbfgsb_batched(
     """SciPy L-BFGS-B (``jac=True``) for each row of ``x0`` (n, d) within ``bounds`` (d, 2).
 
     ``fun_and_grad(x (m, d), idx (m,))`` returns losses (m,) and gradients (m, d) of problems
-    ``idx``. After round k = 1, 2, ... ``callback(k, f)`` gets every problem's loss at its current
-    iterate (x0 until its first iteration ends; finished problems keep their final value).
+    ``idx``. After round k = 0, 1, ... ``callback(k, f)`` gets every problem's loss at its current
+    iterate (k = 0: at x0, evaluated for all problems in the first round; x0 until a problem's
+    first iteration ends; finished problems keep their final value).
     Result fields as SciPy's, on x0's device; ``status`` 0 converged, 1 maxiter/maxfun, 2 abnormal.
     """
     device = x0.device
@@ -88,7 +89,7 @@ def lbfgsb_batched(
                 current[i], evaluated[i] = f_np[j], True
             resume(i, (float(f_np[j]), g_np[j].copy()))
         if callback is not None:
-            callback(rounds, torch.as_tensor(current.copy(), device=device))
+            callback(rounds - 1, torch.as_tensor(current.copy(), device=device))
 
     def stacked(key: str, dtype: torch.dtype) -> torch.Tensor:
         return torch.as_tensor(np.array([np.asarray(r[key]) for r in results]), dtype=dtype, device=device)

@@ -31,9 +31,7 @@ class BFGS(Solver):
 
     def solve(self, ctx: SolveContext) -> SolveResult:
         obj = ctx.objective()
-        x0 = ctx.start()
-        means: list[float] = [float(obj.value_and_grad(x0)[0].mean())]
-        obj.evaluations.zero_()  # the initial mean is bookkeeping, not the optimiser's work
+        means: list[float] = []  # mean loss after each batched round; round 0 is the start
         last = [time.perf_counter()]
 
         def callback(k: int, fun: torch.Tensor) -> None:
@@ -42,7 +40,7 @@ class BFGS(Solver):
                 last[0] = time.perf_counter()
                 ctx.progress(f"{self.name}: round {k}, mean loss {means[-1]:.4e}")
 
-        res = self.run(ctx, obj.value_and_grad, x0, callback)
+        res = self.run(ctx, obj.value_and_grad, ctx.start(), callback)
         keep = subsample_history(len(means) - 1, ctx.settings["history_points"])
         return SolveResult(
             x=res.x.cpu().numpy().copy(),
