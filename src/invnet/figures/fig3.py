@@ -24,7 +24,7 @@ import torch
 from ..analysis import BASELINE, SOLVER_ORDER, history_band, seed_spread, solver_label
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
-from ..problems import family_from_description
+from ..problems import Objective, family_from_description
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_color, solver_style
 
 log = logging.getLogger("invnet.figures.fig3")
@@ -105,13 +105,12 @@ def compute_landscape(
         datasets[f"loss_{solver}"] = np.asarray(losses[solver][idx])
 
     lo, hi = t0_range(family.bounds[0], [x[idx, 0] for x in solutions.values()])
-    t0 = torch.linspace(lo, hi, n_grid, dtype=dtype, requires_grad=True)
-    amp = torch.full_like(t0, float(x_true[1]))
-    loss = family.loss(family.forward(torch.stack([t0, amp], dim=1)), y_noisy.expand(n_grid, -1))
-    (grad,) = torch.autograd.grad(loss.sum(), t0)
-    datasets["t0_grid"] = t0.detach().numpy()
-    datasets["loss_grid"] = loss.detach().numpy()
-    datasets["grad_grid"] = grad.numpy()
+    t0 = torch.linspace(lo, hi, n_grid, dtype=dtype)
+    grid = torch.stack([t0, torch.full_like(t0, float(x_true[1]))], dim=1)
+    loss, grad = Objective(family, y_noisy.expand(n_grid, -1)).value_and_grad(grid)
+    datasets["t0_grid"] = t0.numpy()
+    datasets["loss_grid"] = loss.numpy()
+    datasets["grad_grid"] = grad[:, 0].numpy()
 
     write_h5(
         out,
