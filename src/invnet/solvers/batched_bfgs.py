@@ -104,11 +104,30 @@ def _sqrt(x: torch.Tensor) -> torch.Tensor:
     return torch.where((x > 1e-290) & (x < 1e300), r + res / (r + r), r)
 
 
+def _ddot_uses_fma() -> bool:
+    """Which order NumPy's ddot has for short vectors here: an FMA chain (OpenBLAS SkylakeX
+    kernel) or rounded products summed in turn (the Haswell kernel's scalar loop, below 16)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 64, 8))
+    plain = a[:, 0] * b[:, 0]
+    for k in range(1, 8):
+        plain = plain + a[:, k] * b[:, k]
+    return not all(np.dot(x, y) == s for x, y, s in zip(a, b, plain))
+
+
+_DDOT_FMA = _ddot_uses_fma()
+
+
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise ``np.dot`` of 1-D vectors (OpenBLAS ddot: one FMA chain from +0)."""
+    """Row-wise ``np.dot`` of 1-D vectors in the order of NumPy's ddot here (one FMA chain from
+    +0, or rounded products summed in turn; see :func:`_ddot_uses_fma`)."""
     p = a * b
-    e = _prod_err(a, b, p)
     s = p[:, 0] + 0.0
+    if not _DDOT_FMA:
+        for k in range(1, a.shape[1]):
+            s = s + p[:, k]
+        return s
+    e = _prod_err(a, b, p)
     for k in range(1, a.shape[1]):
         s = _fma_parts(p[:, k], e[:, k], s)
     return s
