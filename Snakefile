@@ -3,16 +3,17 @@ Inverse Problems with Neural Networks".
 
 Data flows one way: config -> problem sets (results/data) -> one solver run per job
 (results/runs) -> aggregated tables (results/aggregate) -> figures (results/figures) and
-tables (results/tables). See docs/workflow.md.
+tables (results/tables). See docs/workflow.md; to add an experiment, solver or figure,
+docs/extending.md.
 
     snakemake --cores all                                   # everything (config/config.yaml)
-    snakemake --cores 2 --configfile config/smoke.yaml      # tiny, < 3 min
+    snakemake --cores 2 --configfile config/smoke.yaml      # tiny, < 3 min; only smoke.yaml
     snakemake fig3 --cores all                              # one figure
     snakemake --workflow-profile profiles/slurm --configfile config/paper.yaml
+
+The config is config/config.yaml, or only the files given with --configfile (a preset never
+merges into the default); see load_config in workflow/rules/common.smk.
 """
-
-
-configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -25,16 +26,20 @@ rule all:
         all_targets(),
 
 
-rule fig3:
-    """Figure 3 (wave packet)."""
-    input:
-        fig3_targets(),
-
-
 rule table2:
     """Table 2 (beat/tie/lose against BFGS)."""
     input:
-        table2_targets(),
+        table_files("table2"),
+
+
+# One named target per registered figure (`snakemake fig3`, `snakemake scatter`, ...).
+for _figure in FIGURES:
+
+    rule:
+        name:
+            _figure
+        input:
+            figure_targets(_figure),
 
 
 include: "workflow/rules/data.smk"

@@ -11,6 +11,7 @@ TINY = {
     "history_points": 50,
     "experiments": {
         "wavepacket": {
+            "family": "wavepacket",
             "n": [8],
             "seeds": [0],
             "n_test": 4,

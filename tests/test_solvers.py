@@ -6,7 +6,7 @@ import torch
 
 from invnet.problems import make_family
 from invnet.seeding import numpy_rng, torch_generator
-from invnet.solvers import SOLVERS, SolveContext, get_solver
+from invnet.solvers import SolveContext, get_solver, solvers
 from invnet.solvers.network_training import _voting_hook
 from invnet.solvers.networks import ParameterNet
 
@@ -17,7 +17,7 @@ def _ctx(solver, n=12, seed=0, **settings):
     fam = make_family("wavepacket")
     train = fam.sample(n, numpy_rng(seed, "train"))
     test = fam.sample(5, numpy_rng(seed, "test"))
-    cls = SOLVERS[solver]
+    cls = solvers()[solver]
     return fam, SolveContext(fam, train, cls.resolve_settings("wavepacket", settings), seed, test=test)
 
 
@@ -97,8 +97,8 @@ def test_unknown_solver_and_bad_settings_name_the_key():
     with pytest.raises(ConfigError, match="unknown solver 'newton'.*allowed: adam, bfgs"):
         get_solver("newton")
     with pytest.raises(ConfigError, match=r"solvers\.jpo\.activation.*allowed: relu"):
-        SOLVERS["jpo"].resolve_settings("wavepacket", {"activation": "swish"})
+        solvers()["jpo"].resolve_settings("wavepacket", {"activation": "swish"})
     with pytest.raises(ConfigError, match=r"solvers\.gd\.steps.*must be > 0"):
-        SOLVERS["gd"].resolve_settings("wavepacket", {"steps": -3})
-    with pytest.raises(ConfigError, match=r"solvers\.gd\.momentum.*unknown setting"):
-        SOLVERS["gd"].resolve_settings("wavepacket", {"momentum": 0.9})
+        solvers()["gd"].resolve_settings("wavepacket", {"steps": -3})
+    with pytest.raises(ConfigError, match=r"solvers\.gd\.momentum.*unknown key; allowed: history_points, lr, steps"):
+        solvers()["gd"].resolve_settings("wavepacket", {"momentum": 0.9})

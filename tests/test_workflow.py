@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,30 +35,40 @@ def _tool(name: str) -> list[str]:
 SNAKEMAKE = _tool("snakemake")
 
 
-def _copy_workflow(dest: Path) -> Path:
+def _copy_workflow(dest: Path, with_src: bool = False) -> Path:
+    """A copy of the workflow in ``dest``; ``with_src`` copies the package too (to edit it)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
+    for name in COPIED + (("src",) if with_src else ()):
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
             shutil.copy2(src, dest / name)
     return dest
 
 
-def _snakemake(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def _snakemake(
+    cwd: Path, *args: str, timeout: float = 600, pythonpath: Path | None = None
+) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if pythonpath is not None:  # jobs and the DAG import invnet (or a plug-in) from here first
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), os.environ.get("PYTHONPATH")]))
     return subprocess.run(
         [*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
-def _expected_outputs(config: dict) -> list[str]:
-    """Every file the default target must produce for ``config``."""
+def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> list[str]:
+    """Every file the default target must produce for ``config``; ``combined`` maps each
+    figure drawn over several experiments to the families it applies to."""
+    from invnet.figures import figures
+
     paths = []
+    families = {}
     for experiment, block in config["experiments"].items():
-        for n in block["n"]:
-            for seed in block["seeds"]:
+        families[experiment] = block["family"]
+        for n in block.get("n", [16, 64, 256]):
+            for seed in block.get("seeds", [0, 1, 2, 3, 4]):
                 paths.append(f"results/data/{experiment}/n{n}/seed{seed}.h5")
                 paths += [
                     f"results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5"
@@ -67,66 +78,171 @@ def _expected_outputs(config: dict) -> list[str]:
             f"results/aggregate/{experiment}/{t}.csv"
             for t in ("outcomes", "fractions", "summary", "history", "test")
         ]
-    if "wavepacket" in config["experiments"]:
-        paths += [
-            "results/aggregate/wavepacket/landscape.h5",
-            "results/figures/fig3.pdf",
-            "results/figures/fig3.png",
-        ]
+        for name, spec in figures().items():
+            if spec.per_experiment and spec.families is None:  # generic: every experiment
+                paths += [f"results/figures/{experiment}/{name}.{ext}" for ext in ("pdf", "png")]
+    for name, fams in combined.items():
+        matching = [e for e, f in families.items() if f in fams]
+        if matching:
+            paths += [f"results/figures/{name}.{ext}" for ext in ("pdf", "png")]
+            paths += [f"results/aggregate/{e}/panels/{name}.h5" for e in matching[:1]]
     paths += [f"results/tables/table2.{ext}" for ext in ("csv", "tex", "md")]
     return paths
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count} (empty when nothing is to be done)."""
+    counts, inside = {}, False
+    for line in output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            inside = True
+            continue
+        if inside:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                if parts[0] != "total":
+                    counts[parts[0]] = int(parts[1])
+            elif parts and not parts[0].startswith("-"):
+                break
+    return counts
 
 
 # ------------------------------------------------------------------------------ smoke DAG
 
 
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The smoke DAG run once in a copy of the workflow and of the package (src/ first on the
+    path, so tests can edit the package's code and see what Snakemake reschedules)."""
+    work = _copy_workflow(tmp_path_factory.mktemp("smoke") / "wf", with_src=True)
+    run = _snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml", timeout=900,
+                     pythonpath=work / "src")
+    return work, run
+
+
 @pytest.mark.slow
-def test_smoke_dag_end_to_end(tmp_path):
-    work = _copy_workflow(tmp_path / "wf")
-    run = _snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml", timeout=900)
+def test_smoke_dag_end_to_end(smoke_run):
+    work, run = smoke_run
     assert run.returncode == 0, run.stderr[-5000:]
     assert "Using workflow specific profile profiles/default" in run.stderr
 
     smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
-    missing = [p for p in _expected_outputs(smoke) if not (work / p).is_file()]
+    missing = [p for p in _expected_outputs(smoke, {"fig3": ("wavepacket",)}) if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
-    for rule_dir in ("generate_data", "solve", "aggregate"):
+    for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels"):
         assert list((work / "logs" / rule_dir).rglob("*.log")), f"no logs for {rule_dir}"
         assert list((work / "results" / "benchmarks" / rule_dir).rglob("*.tsv"))
     assert not list((work / "results").rglob(".*.tmp.*")), "temporary files left behind"
 
     # Nothing left to do: neither for the default target nor for the named targets.
-    for target in ((), ("fig3",), ("table2",)):
-        dry = _snakemake(work, *target, "-n", "--configfile", "config/smoke.yaml")
+    for target in ((), ("fig3",), ("table2",), ("scatter",)):
+        dry = _snakemake(work, *target, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
         assert dry.returncode == 0, dry.stderr[-3000:]
         assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
 
 
+# Editing one module reschedules exactly the jobs whose results it can change (smoke config:
+# 1 experiment, 2 n x 2 seeds = 4 problem sets, 7 solvers). A figure's panel step reads every
+# run of the representative problem set, so it follows any solver change.
+CODE_CHANGES = {
+    "problems/wavepacket.py": {
+        "generate_data": 4, "solve": 28, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
+        "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
+    },
+    "solvers/gd.py": {
+        "solve": 4, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
+        "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
+    },
+    "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
+        "solve": 16, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
+        "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
+    },
+    "figures/scatter.py": {"plot_experiment_figure": 1, "all": 1},
+    "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
+    "tables.py": {"make_table2": 1, "all": 1},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", sorted(CODE_CHANGES))
+def test_code_change_reschedules_what_it_changes(smoke_run, module):
+    work, run = smoke_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    path = work / "src" / "invnet" / module
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n# an edit\n")
+        dry = _snakemake(work, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
+    finally:
+        path.write_text(original)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert _job_counts(dry.stdout + dry.stderr) == CODE_CHANGES[module], (dry.stdout + dry.stderr)[-4000:]
+
+
+def test_preset_does_not_leak_the_default_config(tmp_path):
+    """--configfile replaces config/config.yaml: an experiment only the default lists never runs."""
+    work = _copy_workflow(tmp_path / "wf")
+    default = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    default["experiments"]["leaky"] = {"family": "wavepacket", "solvers": {"bfgs": {}}}
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(default))
+
+    smoke = _snakemake(work, "-n", "--configfile", "config/smoke.yaml")
+    assert smoke.returncode == 0, smoke.stderr[-3000:]
+    assert "leaky" not in smoke.stdout + smoke.stderr
+    counts = _job_counts(smoke.stdout + smoke.stderr)
+    cfg = yaml.safe_load((work / "config" / "smoke.yaml").read_text())["experiments"]["wavepacket"]
+    assert counts["generate_data"] == len(cfg["n"]) * len(cfg["seeds"])
+    assert counts["solve"] == len(cfg["n"]) * len(cfg["seeds"]) * len(cfg["solvers"])
+
+    plain = _snakemake(work, "-n")  # without --configfile the default (with 'leaky') is the config
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert "results/runs/leaky/bfgs/n16/seed0.h5" in plain.stdout
+
+    override = _snakemake(work, "-n", "--configfile", "config/smoke.yaml", "--config", "threads=1")
+    assert override.returncode == 0 and "leaky" not in override.stdout + override.stderr
+
+
 # ------------------------------------------------------------------------------ bad configs
 
+def _smoke() -> dict:
+    return yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+
+
+def _set(path: str, value):
+    """A mutation of the smoke config: set the value at a dotted key path (None deletes it)."""
+
+    def mutate(cfg: dict) -> None:
+        *parents, last = path.split(".")
+        node = cfg
+        for key in parents:
+            node = node.setdefault(key, {})
+        if value is None:
+            node.pop(last)
+        else:
+            node[last] = value
+
+    return mutate
+
+
+WP = "experiments.wavepacket"
 BAD_CONFIGS = {
-    "wrong_type": ("threads: two\n", ["threads", "integer"]),
-    "negative_n": ("experiments:\n  wavepacket:\n    n: [-4, 16]\n", ["experiments.wavepacket.n[0]", "-4"]),
-    "zero_n_test": ("experiments:\n  wavepacket:\n    n_test: 0\n", ["experiments.wavepacket.n_test"]),
-    "negative_seed": ("experiments:\n  wavepacket:\n    seeds: [0, -1]\n", ["experiments.wavepacket.seeds[1]"]),
-    "empty_seeds": ("experiments:\n  wavepacket:\n    seeds: []\n", ["experiments.wavepacket.seeds"]),
-    "unknown_solver": (
-        "experiments:\n  wavepacket:\n    solvers:\n      bfsg: {gtol: 1.0e-5}\n",
-        ["bfsg", "allowed", "bfgs", "jpo"],
-    ),
+    "wrong_type": (_set("threads", "two"), ["threads", "integer"]),
+    "negative_n": (_set(f"{WP}.n", [-4, 16]), ["experiments.wavepacket.n[0]", "-4"]),
+    "zero_n_test": (_set(f"{WP}.n_test", 0), ["experiments.wavepacket.n_test"]),
+    "negative_seed": (_set(f"{WP}.seeds", [0, -1]), ["experiments.wavepacket.seeds[1]"]),
+    "empty_seeds": (_set(f"{WP}.seeds", []), ["experiments.wavepacket.seeds"]),
+    "unknown_solver": (_set(f"{WP}.solvers.bfsg", {"gtol": 1e-5}), ["bfsg", "allowed", "bfgs", "jpo"]),
     "unknown_setting": (
-        "experiments:\n  wavepacket:\n    solvers:\n      jpo: {hiden: [8]}\n",
+        _set(f"{WP}.solvers.jpo.hiden", [8]),
         ["experiments.wavepacket.solvers.jpo.hiden", "hidden"],
     ),
-    "unknown_experiment": ("experiments:\n  billiard: {}\n", ["billiard", "wavepacket"]),
-    "bad_enum": (
-        "experiments:\n  wavepacket:\n    solvers:\n      jpo: {activation: swish}\n",
-        ["activation", "swish", "relu"],
-    ),
-    "semantic_range": (
-        "experiments:\n  wavepacket:\n    problem: {t0_range: [0.9, 0.1]}\n",
-        ["experiments.wavepacket.problem.t0_range"],
-    ),
+    "unknown_family": (_set(f"{WP}.family", "billiard"), ["experiments.wavepacket.family", "billiard", "wavepacket"]),
+    "missing_family": (_set(f"{WP}.family", None), ["experiments.wavepacket.family", "required"]),
+    "bad_import_path": (_set(f"{WP}.family", "no_such_module:Family"), ["experiments.wavepacket.family", "no_such_module"]),
+    "bad_enum": (_set(f"{WP}.solvers.jpo.activation", "swish"), ["activation", "swish", "relu"]),
+    "semantic_range": (_set(f"{WP}.problem", {"t0_range": [0.9, 0.1]}), ["experiments.wavepacket.problem.t0_range"]),
+    "cuda_without_gpu": (_set("device", "cuda"), ["device", "cuda", "no CUDA device"]),
+    "bad_device": (_set("device", "tpu"), ["device", "tpu", "auto, cpu, cuda"]),
 }
 
 
@@ -137,9 +253,13 @@ def config_workdir(tmp_path_factory):
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 def test_bad_config_fails_before_any_job(config_workdir, case):
-    text, needles = BAD_CONFIGS[case]
+    mutate, needles = BAD_CONFIGS[case]
+    if case == "cuda_without_gpu" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    cfg = _smoke()
+    mutate(cfg)
     bad = config_workdir / f"bad_{case}.yaml"
-    bad.write_text(text)
+    bad.write_text(yaml.safe_dump(cfg))
     run = _snakemake(config_workdir, "-n", "--configfile", bad.name)
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-3000:]
@@ -154,10 +274,10 @@ def test_bad_config_fails_before_any_job(config_workdir, case):
 def test_missing_dependency_solver_fails(config_workdir):
     bad = config_workdir / "bad_dependency.yaml"
     bad.write_text(
-        "experiments:\n  wavepacket:\n    n: [4]\n    seeds: [0]\n"
+        "experiments:\n  wavepacket:\n    family: wavepacket\n    n: [4]\n    seeds: [0]\n"
         "    solvers:\n      bfgs: {}\n      jpo_bfgs: {}\n"
     )
-    run = _snakemake(config_workdir, "-n", "--replace-workflow-config", "--configfile", bad.name)
+    run = _snakemake(config_workdir, "-n", "--configfile", bad.name)
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert "jpo_bfgs" in output and "'jpo'" in output, output[-3000:]

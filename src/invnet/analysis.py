@@ -1,7 +1,7 @@
 """Comparison against BFGS and aggregation of run artifacts into tidy pandas frames.
 
 A method M *beats* BFGS on problem i when ``L_M,i < L_BFGS,i * (1 - rtol)``, *loses* when
-``L_M,i > L_BFGS,i * (1 + rtol)`` and *ties* otherwise (SPEC 2; ``compare_rtol`` in config).
+``L_M,i > L_BFGS,i * (1 + rtol)`` and *ties* otherwise (docs/experiments.md §2.2; ``compare_rtol`` in config).
 Every fraction is computed per (experiment, solver, n, seed) and then summarised over seeds with
 its mean, sample standard deviation (ddof=1; NaN for a single seed), minimum and maximum.
 
@@ -30,50 +30,25 @@ import pandas as pd
 
 from .artifacts import read_h5
 from .errors import ArtifactError
+from .solvers import solvers
 
 log = logging.getLogger("invnet.analysis")
 
 BASELINE = "bfgs"
 OUTCOMES = ("beat", "tie", "lose")
-SOLVER_ORDER = (
-    "bfgs",
-    "lbfgsb",
-    "gd",
-    "adam",
-    "jpo",
-    "jpo_bfgs",
-    "supervised",
-    "supervised_bfgs",
-    "neural_adjoint",
-)
-SOLVER_LABELS = {
-    "bfgs": "BFGS",
-    "lbfgsb": "L-BFGS-B",
-    "gd": "GD",
-    "adam": "Adam",
-    "jpo": "JPO",
-    "jpo_bfgs": "JPO + BFGS",
-    "supervised": "Supervised",
-    "supervised_bfgs": "Supervised + BFGS",
-    "neural_adjoint": "Neural adjoint",
-}
-EXPERIMENT_ORDER = ("wavepacket", "billiards", "ks", "fluid")
-EXPERIMENT_LABELS = {
-    "wavepacket": "Wave packet",
-    "billiards": "Billiards",
-    "ks": "Kuramoto-Sivashinsky",
-    "fluid": "Fluid",
-}
 RUN_KEYS = ["experiment", "solver", "n", "seed"]
 SUMMARY_QUANTITIES = ("beat", "tie", "lose", "mean_loss", "median_loss", "wall_time_s")
 
 
+def solver_order() -> list[str]:
+    """Registered solvers in table order (each solver's ``order``)."""
+    return list(solvers())
+
+
 def solver_label(solver: str) -> str:
-    return SOLVER_LABELS.get(solver, solver)
-
-
-def experiment_label(experiment: str) -> str:
-    return EXPERIMENT_LABELS.get(experiment, experiment)
+    """A solver's name in tables and legends (its ``label``), the config name if unregistered."""
+    cls = solvers().get(solver)
+    return cls.display_name() if cls is not None else solver
 
 
 def _order(values: Iterable[str], order: Sequence[str]) -> list[str]:
@@ -81,17 +56,22 @@ def _order(values: Iterable[str], order: Sequence[str]) -> list[str]:
     return [v for v in order if v in values] + sorted(v for v in values if v not in order)
 
 
-def sort_frame(df: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Sort by experiment and solver in canonical order, then by n, seed and ``extra``."""
+def sort_frame(
+    df: pd.DataFrame, extra: Sequence[str] = (), experiments: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Sort by experiment (``experiments`` order, then first appearance) and solver (table
+    order), then by n, seed and ``extra``."""
     keys = [k for k in ["experiment", "solver", "n", "seed", *extra] if k in df.columns]
     if df.empty or not keys:
         return df.reset_index(drop=True)
 
     def rank(col: pd.Series) -> pd.Series:
         if col.name == "solver":
-            order = _order(col, SOLVER_ORDER)
+            order = _order(col, solver_order())
         elif col.name == "experiment":
-            order = _order(col, EXPERIMENT_ORDER)
+            order = [e for e in experiments if e in set(col)] + [
+                e for e in dict.fromkeys(col) if e not in set(experiments)
+            ]
         else:
             return col
         return col.map({v: i for i, v in enumerate(order)})
@@ -339,7 +319,7 @@ def history_band(
     if solvers is not None:
         sel = sel[sel["solver"].isin(list(solvers))]
     out = []
-    for solver in _order(sel["solver"], SOLVER_ORDER):
+    for solver in _order(sel["solver"], solver_order()):
         grp = sel[sel["solver"] == solver]
         grid = np.unique(grp["step"].to_numpy())
         curves = []

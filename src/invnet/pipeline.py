@@ -16,95 +16,62 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from .artifacts import provenance, read_h5, write_h5
+from .config import resolve_config, resolve_experiment
+from .devices import device_name, resolve_device
 from .errors import ArtifactError, ConfigError
-from .problems import FAMILIES, ProblemSet, make_family
+from .fingerprint import code_fingerprint
+from .problems import ProblemSet, family_class, make_family
 from .seeding import numpy_rng
-from .solvers import SOLVERS, SolveContext, get_solver
+from .solvers import SolveContext, get_solver, solver_class
 
 log = logging.getLogger("invnet")
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
-GLOBAL_DEFAULTS: dict[str, Any] = {"compare_rtol": 1e-3, "dtype": "float64", "threads": 1, "history_points": 200}
 
 
 def solver_dependency(solver: str) -> str | None:
     """The solver whose run artifact ``solver`` starts from (``jpo`` for ``jpo_bfgs``), or None."""
-    return get_solver(solver).needs
+    return solver_class(solver).needs
 
 
-def _global(config: dict[str, Any], key: str) -> Any:
-    return config.get(key, GLOBAL_DEFAULTS[key])
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The resolved config (defaults filled in); InvalidConfig naming every offending key."""
+    return resolve_config(config)
 
 
 def _experiment(config: dict[str, Any], experiment: str) -> dict[str, Any]:
+    """The resolved block of ``experiment`` (idempotent on an already resolved config)."""
     exps = config.get("experiments") or {}
     if experiment not in exps:
         raise ConfigError("experiments", f"no block for experiment '{experiment}'; present: {', '.join(exps)}")
-    return exps[experiment]
+    return resolve_experiment(experiment, exps[experiment], config.get("history_points"))
 
 
 def solver_settings(config: dict[str, Any], experiment: str, solver: str) -> dict[str, Any]:
     """The solver's settings for this experiment with defaults filled in and types checked."""
-    block = _experiment(config, experiment).get("solvers") or {}
-    if solver not in block:
+    block = _experiment(config, experiment)
+    if solver not in block["solvers"]:
         raise ConfigError(f"experiments.{experiment}.solvers", f"solver '{solver}' is not configured")
-    cls = SOLVERS[solver]
-    settings = dict(block[solver] or {})
-    if "history_points" in cls.settings_spec:
-        settings.setdefault("history_points", _global(config, "history_points"))
-    return cls.resolve_settings(experiment, settings)
+    return block["solvers"][solver]
 
 
-def validate_config(config: dict[str, Any]) -> None:
-    """Semantic checks beyond the JSON schema; raise ConfigError naming the offending key."""
-    if _global(config, "dtype") not in DTYPES:
-        raise ConfigError("dtype", f"got {config['dtype']!r}; allowed: {', '.join(DTYPES)}")
-    for key in ("threads", "history_points"):
-        v = _global(config, key)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(key, f"must be a positive integer, got {v!r}")
-    rtol = _global(config, "compare_rtol")
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 <= rtol < 1:
-        raise ConfigError("compare_rtol", f"must be a number in [0, 1), got {rtol!r}")
-    exps = config.get("experiments")
-    if not isinstance(exps, dict) or not exps:
-        raise ConfigError("experiments", f"must map experiment names to blocks; allowed: {', '.join(FAMILIES)}")
-    for name, block in exps.items():
-        if name not in FAMILIES:
-            raise ConfigError("experiments", f"unknown experiment '{name}'; allowed: {', '.join(sorted(FAMILIES))}")
-        where = f"experiments.{name}"
-        if not isinstance(block, dict):
-            raise ConfigError(where, "must be a mapping")
-        for key in ("n", "seeds"):
-            values = block.get(key)
-            low = 1 if key == "n" else 0
-            if not isinstance(values, list) or not values:
-                raise ConfigError(f"{where}.{key}", f"must be a non-empty list of integers >= {low}")
-            for v in values:
-                if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                    raise ConfigError(f"{where}.{key}", f"entries must be integers >= {low}, got {v!r}")
-        n_test = block.get("n_test", 0)
-        if isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 0:
-            raise ConfigError(f"{where}.n_test", f"must be an integer >= 0, got {n_test!r}")
-        make_family(name, block.get("problem") or {})
-        solvers = block.get("solvers")
-        if not isinstance(solvers, dict) or "bfgs" not in solvers:
-            raise ConfigError(f"{where}.solvers", "must be a mapping that includes 'bfgs' (the baseline)")
-        for solver in solvers:
-            get_solver(solver, f"{where}.solvers")
-            solver_settings(config, name, solver)
-            dep = solver_dependency(solver)
-            if dep is not None and dep not in solvers:
-                raise ConfigError(f"{where}.solvers.{solver}", f"starts from '{dep}', which is not configured")
+def data_fingerprint(family: str) -> str:
+    """Fingerprint of the code a data artifact depends on: the family's module closure."""
+    return code_fingerprint(family_class(family))
+
+
+def run_fingerprint(family: str, solver: str) -> str:
+    """Fingerprint of the code a run artifact depends on: family and solver module closures."""
+    return code_fingerprint(family_class(family), solver_class(solver))
 
 
 def generate_data(config: dict[str, Any], experiment: str, n: int, seed: int, out: str | Path) -> None:
     """Sample the training set (n problems) and the held-out test set for (experiment, seed)."""
     block = _experiment(config, experiment)
-    family = make_family(experiment, block.get("problem") or {})
+    family = make_family(block["family"], block["problem"], experiment)
     train = family.sample(n, numpy_rng(seed, f"{experiment}/train/n{n}"))
     datasets = train.arrays()
-    n_test = int(block.get("n_test", 0))
+    n_test = int(block["n_test"])
     if n_test:
         datasets.update(family.sample(n_test, numpy_rng(seed, f"{experiment}/test")).arrays("test_"))
     write_h5(
@@ -117,7 +84,9 @@ def generate_data(config: dict[str, Any], experiment: str, n: int, seed: int, ou
             "seed": seed,
             "n_test": n_test,
             "problem": family.describe(),
-            "provenance": provenance(seed=seed, n=n, experiment=experiment),
+            "provenance": provenance(
+                seed=seed, n=n, experiment=experiment, code_fingerprint=data_fingerprint(block["family"])
+            ),
         },
     )
     log.info("wrote %s: %d training and %d test problems", out, n, n_test)
@@ -130,7 +99,7 @@ def _file_sha256(path: str | Path) -> str:
 def load_problem(config: dict[str, Any], experiment: str, data: str | Path):
     """Family and (train, test) sets from a data artifact, checked against the current config."""
     block = _experiment(config, experiment)
-    family = make_family(experiment, block.get("problem") or {})
+    family = make_family(block["family"], block["problem"], experiment)
     arrays, attrs = read_h5(data)
     if attrs.get("experiment") != experiment:
         raise ArtifactError(f"{data} holds experiment {attrs.get('experiment')!r}, expected {experiment!r}")
@@ -171,15 +140,16 @@ def run_solver(
             raise ArtifactError(f"{init} is not the '{impl.needs}' run for n={n}, seed={seed}")
         x_init = init_arrays["x"]
 
-    threads = int(_global(config, "threads"))
+    threads = int(config.get("threads", 1))
+    device = resolve_device(config.get("device", "cpu"))
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     ctx = SolveContext(
         family=family, train=train, test=test, settings=settings, seed=seed, init=x_init,
-        dtype=DTYPES[_global(config, "dtype")], progress=log.info,
+        dtype=DTYPES[config.get("dtype", "float64")], device=device, progress=log.info,
     )
-    log.info("%s/%s n=%d seed=%d: settings %s", experiment, solver, n, seed, settings)
+    log.info("%s/%s n=%d seed=%d on %s: settings %s", experiment, solver, n, seed, device, settings)
     t0 = time.perf_counter()
     # SciPy's BLAS (L-BFGS-B, BFGS fallbacks) fighting torch for cores slows small problems 10-50x
     with threadpool_limits(limits=threads):
@@ -214,9 +184,10 @@ def run_solver(
                 "problem": family.describe(),
                 "solver": settings,
                 "n": n,
-                "n_test": int(block.get("n_test", 0)),
-                "dtype": _global(config, "dtype"),
+                "n_test": int(block["n_test"]),
+                "dtype": config.get("dtype", "float64"),
                 "threads": threads,
+                "device": config.get("device", "cpu"),
             },
             "provenance": provenance(
                 seed=seed,
@@ -228,6 +199,8 @@ def run_solver(
                 data_sha256=_file_sha256(data),
                 init_file=None if init is None else str(init),
                 info=result.info,
+                device=device_name(device),
+                code_fingerprint=run_fingerprint(block["family"], solver),
             ),
         },
     )

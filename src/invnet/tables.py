@@ -18,7 +18,6 @@ from tabulate import tabulate
 from .analysis import (
     BASELINE,
     OUTCOMES,
-    experiment_label,
     solver_label,
     sort_frame,
     summarize,
@@ -146,25 +145,28 @@ def mean_pm_std(mean: float, std: float, digits: int = 2, pm: str = "±") -> str
 # ------------------------------------------------------------------------------ table 2
 
 
-def table2(fractions: pd.DataFrame) -> pd.DataFrame:
+def table2(fractions: pd.DataFrame, experiments: Sequence[str] = ()) -> pd.DataFrame:
     """Beat/tie/lose fractions against BFGS per experiment, solver and n, over seeds.
 
     Columns: experiment, solver, n, n_seeds, then <outcome>_{mean,std,min,max}. BFGS itself
-    (the baseline) is left out.
+    (the baseline) is left out. Experiments in the order of ``experiments`` (config order).
     """
     frac = fractions[fractions["solver"] != BASELINE]
     summary = summarize(frac, OUTCOMES)
     cols = ["experiment", "solver", "n", "n_seeds"] + [
         f"{o}_{s}" for o in OUTCOMES for s in ("mean", "std", "min", "max")
     ]
-    return sort_frame(summary[cols])
+    return sort_frame(summary[cols], experiments=experiments)
 
 
 OUTCOME_HEADERS = {"beat": "Beats BFGS", "tie": "Tie", "lose": "BFGS better"}
 
 
-def table2_display(numeric: pd.DataFrame, latex: bool) -> pd.DataFrame:
-    """Human-readable Table 2: one 'mean ± std' cell per outcome."""
+def table2_display(
+    numeric: pd.DataFrame, latex: bool, labels: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Human-readable Table 2: one 'mean ± std' cell per outcome; experiments named by ``labels``."""
+    labels = labels or {}
     pm = r"$\pm$" if latex else "±"
 
     def text(value: str) -> str:
@@ -173,7 +175,7 @@ def table2_display(numeric: pd.DataFrame, latex: bool) -> pd.DataFrame:
     rows = []
     for rec in numeric.to_dict("records"):
         row = {
-            "Experiment": text(experiment_label(rec["experiment"])),
+            "Experiment": text(labels.get(rec["experiment"], rec["experiment"])),
             "Method": text(solver_label(rec["solver"])),
             "n": str(int(rec["n"])),
         }
@@ -206,8 +208,13 @@ def write_table2(
     tex: str | os.PathLike,
     md: str | os.PathLike,
     rtol: float,
+    labels: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Build Table 2 from per-seed fraction frames (one per experiment) and write it."""
+    """Build Table 2 from per-seed fraction frames (one per experiment) and write it.
+
+    ``labels`` maps experiment names to display names; its order is the table's order.
+    """
+    labels = labels or {}
     if isinstance(fraction_frames, pd.DataFrame):
         frac = fraction_frames
     else:
@@ -215,11 +222,11 @@ def write_table2(
         frac = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["experiment", "solver", "n", "seed", *OUTCOMES]
         )
-    numeric = table2(frac)
+    numeric = table2(frac, experiments=list(labels))
     write_table(
         numeric,
-        table2_display(numeric, latex=True),
-        table2_display(numeric, latex=False),
+        table2_display(numeric, latex=True, labels=labels),
+        table2_display(numeric, latex=False, labels=labels),
         csv,
         tex,
         md,

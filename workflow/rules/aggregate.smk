@@ -21,25 +21,6 @@ rule aggregate:
         runtime=15,
     params:
         rtol=config["compare_rtol"],
+        code=code_fingerprint("invnet.analysis"),
     script:
         "../scripts/aggregate.py"
-
-
-rule wavepacket_landscape:
-    """Figure 3 (a, b) panel data: waveforms of one example problem and L, dL/dt0 over t0."""
-    input:
-        unpack(get_landscape_input),
-    output:
-        LANDSCAPE,
-    log:
-        "logs/wavepacket_landscape.log",
-    benchmark:
-        "results/benchmarks/wavepacket_landscape.tsv"
-    conda:
-        "../../envs/jobs.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    script:
-        "../scripts/wavepacket_landscape.py"

@@ -1,161 +1,91 @@
-"""Shared Python of the workflow: config validation, wildcard constraints, path helpers,
-input functions and resources. Rules live in the other workflow/rules/*.smk files.
-
-Results layout (every path below is relative to the working directory):
+"""Shared Python of the workflow: config loading and validation, wildcard constraints, paths,
+input functions and resources. Nothing here names an experiment, a family, a solver or a
+figure: they come from the config and from the plug-in registries of the invnet package.
 
     results/data/{experiment}/n{n}/seed{seed}.h5              problem sets (data artifacts)
     results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5     one solver run (run artifacts)
     results/aggregate/{experiment}/{table}.csv                tidy frames (outcomes, ...)
-    results/aggregate/wavepacket/landscape.h5                 Figure 3 (a, b) panel data
-    results/figures/fig3.{pdf,png}                            figures
-    results/tables/table2.{csv,tex,md}                        tables
-    results/benchmarks/{rule}/...tsv                          Snakemake benchmarks
-    logs/{rule}/...log                                        job logs
+    results/aggregate/{experiment}/panels/{figure}.h5         a figure's panel data
+    results/figures/{figure}.{pdf,png}                        figures over several experiments
+    results/figures/{experiment}/{figure}.{pdf,png}           figures of one experiment
+    results/tables/{table}.{csv,tex,md}                       tables
 """
 
-import os
-
-import jsonschema
-import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config
 
-from invnet.errors import ConfigError
-from invnet.pipeline import solver_dependency, validate_config
+from invnet.config import InvalidConfig, load_yaml, resolve_config
+from invnet.fingerprint import code_fingerprint
+from invnet.figures import figures
+from invnet.pipeline import data_fingerprint, run_fingerprint, solver_dependency
+from invnet.problems import family_class
+from invnet.solvers import solver_class, solvers
 
-# ----------------------------------------------------------------------------- validation
+# ----------------------------------------------------------------------------- config
 
-SCHEMA = "../schemas/config.schema.yaml"
-SCHEMA_PATH = os.path.join(
-    workflow.basedir, "workflow", "schemas", "config.schema.yaml"
-)
-
-
-def _key_path(parts):
-    """['experiments', 'wavepacket', 'n', 0] -> 'experiments.wavepacket.n[0]'."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "<top level>"
+DEFAULT_CONFIG = "config/config.yaml"
 
 
-def _short(value, width=60):
-    text = repr(value)
-    return text if len(text) <= width else f"{text[: width - 3]}..."
-
-
-def _format_schema_error(err):
-    """One line per error, naming the key path and, where the set is closed, what is allowed."""
-    where = _key_path(err.absolute_path)
-    if err.validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
-        extra = sorted(set(err.instance) - set(allowed))
-        prefix = "" if where == "<top level>" else f"{where}."
-        return "; ".join(
-            f"{prefix}{key}: unknown key '{key}'; allowed: {', '.join(allowed)}"
-            for key in extra
-        )
-    if err.validator == "enum":
-        allowed = ", ".join(str(v) for v in err.validator_value)
-        return f"{where}: got {_short(err.instance)}; allowed: {allowed}"
-    if err.validator == "type":
-        expected = {"object": "mapping", "array": "list"}.get(
-            err.validator_value, err.validator_value
-        )
-        got = type(err.instance).__name__
-        return f"{where}: expected {expected}, got {got} {_short(err.instance)}"
-    if err.validator == "required":
-        missing = [k for k in err.validator_value if k not in err.instance]
-        prefix = "" if where == "<top level>" else f"{where}."
-        return "; ".join(f"{prefix}{key}: required key is missing" for key in missing)
-    if err.validator == "dependentRequired":
-        return "; ".join(
-            f"{where}.{key}: needs '{dep}' in {where} as well"
-            for key, deps in err.validator_value.items()
-            if key in err.instance
-            for dep in deps
-            if dep not in err.instance
-        )
-    return f"{where}: {err.message}"
-
-
-def check_config(cfg):
-    """Validate ``cfg`` (schema, then invnet's semantic checks); fill schema defaults.
-
-    Raises a WorkflowError with one readable line per problem instead of a traceback.
+def load_config(config, configfiles, local):
+    """The resolved config: the --configfile files alone if given (a preset never merges into
+    the default), else config/config.yaml; --config values on top; defaults filled in.
     """
-    with open(SCHEMA_PATH) as handle:
-        schema = yaml.safe_load(handle)
-    validator = jsonschema.Draft202012Validator(schema)
-    lines = []
-    for err in sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.path))):
-        line = _format_schema_error(err)
-        if line and line not in lines:
-            lines.append(line)
-    if lines:
-        listing = "".join(f"\n  {line}" for line in lines)
-        raise WorkflowError(
-            f"Invalid configuration (see workflow/schemas/config.schema.yaml):{listing}"
-        )
     try:
-        validate(cfg, SCHEMA)  # snakemake's validator: same schema, fills defaults
-        validate_config(cfg)
-    except ConfigError as err:
-        raise WorkflowError(f"Invalid configuration: {err}") from None
-    except WorkflowError as err:
-        cause = next((a for a in err.args if isinstance(a, Exception)), None)
-        detail = getattr(cause, "message", str(err))
-        raise WorkflowError(f"Invalid configuration: {detail}") from None
+        raw = {} if configfiles else load_yaml(DEFAULT_CONFIG)
+        update_config(raw, config)
+        return resolve_config(raw, check_cuda=local)
+    except InvalidConfig as err:
+        raise WorkflowError(str(err)) from None
 
 
-check_config(config)
-
-# ----------------------------------------------------------------------------- config views
+_resolved = load_config(config, workflow.overwrite_configfiles, workflow.local_exec)
+config.clear()
+config.update(_resolved)
 
 EXPERIMENTS = list(config["experiments"])
-SOLVER_ORDER = [
-    "bfgs",
-    "lbfgsb",
-    "gd",
-    "adam",
-    "jpo",
-    "jpo_bfgs",
-    "supervised",
-    "supervised_bfgs",
-]
+FIGURES = figures()
 
 
 def block(experiment):
     return config["experiments"][experiment]
 
 
+def family_of(experiment):
+    return family_class(block(experiment)["family"]).name
+
+
 def solvers_of(experiment):
-    """The configured solvers of ``experiment`` in canonical order (bfgs first)."""
+    """The configured solvers of ``experiment`` in table order (the baseline first)."""
     present = block(experiment)["solvers"]
-    return [s for s in SOLVER_ORDER if s in present] + [
-        s for s in present if s not in SOLVER_ORDER
-    ]
+    return [s for s in solvers() if s in present]
 
 
 def sizes_of(experiment):
-    return sorted(int(n) for n in block(experiment)["n"])
+    return sorted(block(experiment)["n"])
 
 
 def seeds_of(experiment):
-    return sorted(int(s) for s in block(experiment)["seeds"])
+    return sorted(block(experiment)["seeds"])
+
+
+def figure_experiments(figure):
+    """The configured experiments a figure applies to, in config order."""
+    return [e for e in EXPERIMENTS if FIGURES[figure].applies_to(family_of(e))]
 
 
 def _alternatives(values):
-    return "|".join(sorted({str(v) for v in values}, key=lambda v: (-len(v), v)))
+    values = sorted({str(v) for v in values}, key=lambda v: (-len(v), v))
+    return "|".join(values) if values else "(?!)"
+
+
+PER_EXPERIMENT = [f for f, spec in FIGURES.items() if spec.per_experiment]
+COMBINED = [f for f, spec in FIGURES.items() if not spec.per_experiment]
 
 
 wildcard_constraints:
     experiment=_alternatives(EXPERIMENTS),
     solver=_alternatives(s for e in EXPERIMENTS for s in solvers_of(e)),
-    n=_alternatives(n for e in EXPERIMENTS for n in sizes_of(e)),
+    n=r"\d+",
     seed=r"\d+",
 
 
@@ -163,10 +93,9 @@ wildcard_constraints:
 
 DATA = "results/data/{experiment}/n{n}/seed{seed}.h5"
 RUN = "results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5"
+AGGREGATE = "results/aggregate/{experiment}/{table}.csv"
 AGGREGATE_TABLES = ["outcomes", "fractions", "summary", "history", "test"]
-LANDSCAPE = "results/aggregate/wavepacket/landscape.h5"
-FIGURES = "results/figures"
-TABLES = "results/tables"
+PANELS = "results/aggregate/{experiment}/panels/{figure}.h5"
 
 
 def data_file(experiment, n, seed):
@@ -178,106 +107,150 @@ def run_file(experiment, solver, n, seed):
 
 
 def aggregate_file(experiment, table):
-    return f"results/aggregate/{experiment}/{table}.csv"
+    return AGGREGATE.format(experiment=experiment, table=table)
 
 
-def all_data(experiment):
-    return [
-        data_file(experiment, n, s)
-        for n in sizes_of(experiment)
-        for s in seeds_of(experiment)
-    ]
-
-
-def all_runs(experiment):
-    return [
-        run_file(experiment, solver, n, seed)
-        for solver in solvers_of(experiment)
-        for n in sizes_of(experiment)
-        for seed in seeds_of(experiment)
-    ]
-
-
-def figure_files(name):
-    return [f"{FIGURES}/{name}.pdf", f"{FIGURES}/{name}.png"]
+def figure_files(figure, experiment=None):
+    stem = (
+        f"results/figures/{figure}"
+        if experiment is None
+        else f"results/figures/{experiment}/{figure}"
+    )
+    return [f"{stem}.pdf", f"{stem}.png"]
 
 
 def table_files(name):
-    return [f"{TABLES}/{name}.{ext}" for ext in ("csv", "tex", "md")]
+    return [f"results/tables/{name}.{ext}" for ext in ("csv", "tex", "md")]
 
 
-def fig3_targets():
-    return figure_files("fig3") if "wavepacket" in EXPERIMENTS else []
-
-
-def table2_targets():
-    return table_files("table2")
+def figure_targets(figure):
+    """Every output of one figure for the configured experiments (none if none applies)."""
+    experiments = figure_experiments(figure)
+    if not experiments:
+        return []
+    if FIGURES[figure].per_experiment:
+        return [p for e in experiments for p in figure_files(figure, e)]
+    return figure_files(figure)
 
 
 def all_targets():
     """Every final output of the configured experiments (rule all)."""
-    targets = []
-    for experiment in EXPERIMENTS:
-        targets += [aggregate_file(experiment, t) for t in AGGREGATE_TABLES]
-    return targets + fig3_targets() + table2_targets()
+    targets = [aggregate_file(e, t) for e in EXPERIMENTS for t in AGGREGATE_TABLES]
+    return (
+        targets
+        + [p for f in FIGURES for p in figure_targets(f)]
+        + table_files("table2")
+    )
 
 
 # ----------------------------------------------------------------------------- input functions
 
 
-def _int_wildcards(wildcards):
-    return wildcards.experiment, int(wildcards.n), int(wildcards.seed)
-
-
 def get_data_params(wildcards):
-    """Everything a data artifact depends on (a change reruns the job)."""
-    experiment, n, seed = _int_wildcards(wildcards)
-    b = block(experiment)
+    """Everything a data artifact depends on (a change reruns the job), the family's code too."""
+    b = block(wildcards.experiment)
     return {
-        "experiment": experiment,
-        "n": n,
-        "seed": seed,
+        "experiment": wildcards.experiment,
+        "n": int(wildcards.n),
+        "seed": int(wildcards.seed),
         "n_test": b["n_test"],
+        "family": b["family"],
         "problem": b["problem"],
+        "code": data_fingerprint(b["family"]),
     }
 
 
 def get_solve_input(wildcards):
     """The data artifact, plus the run artifact of the solver this one starts from."""
-    experiment, n, seed = _int_wildcards(wildcards)
-    inputs = {"data": data_file(experiment, n, seed)}
+    e, n, seed = wildcards.experiment, wildcards.n, wildcards.seed
+    inputs = {"data": data_file(e, n, seed)}
     dependency = solver_dependency(wildcards.solver)
     if dependency is not None:
-        inputs["init"] = run_file(experiment, dependency, n, seed)
+        inputs["init"] = run_file(e, dependency, n, seed)
     return inputs
 
 
 def get_solve_params(wildcards):
     """Everything a run artifact depends on besides its inputs (a change reruns the job)."""
+    b = block(wildcards.experiment)
     return {
         **get_data_params(wildcards),
         "dtype": config["dtype"],
-        "history_points": config["history_points"],
+        "device": config["device"],
         "solver": wildcards.solver,
-        "settings": block(wildcards.experiment)["solvers"][wildcards.solver],
+        "settings": b["solvers"][wildcards.solver],
+        "code": run_fingerprint(b["family"], wildcards.solver),
     }
 
 
 def get_aggregate_input(wildcards):
+    e = wildcards.experiment
     return {
-        "runs": all_runs(wildcards.experiment),
-        "data": all_data(wildcards.experiment),
+        "runs": [
+            run_file(e, s, n, seed)
+            for s in solvers_of(e)
+            for n in sizes_of(e)
+            for seed in seeds_of(e)
+        ],
+        "data": [data_file(e, n, seed) for n in sizes_of(e) for seed in seeds_of(e)],
     }
 
 
-def get_landscape_input(wildcards):
-    """Figure 3 (a, b): the problem set of the largest n, first seed, and its runs."""
-    experiment = "wavepacket"
-    n, seed = sizes_of(experiment)[-1], seeds_of(experiment)[0]
+def get_panels_input(wildcards):
+    """A figure's panel data: the representative problem set (largest n, first seed) and its runs."""
+    e = wildcards.experiment
+    n, seed = sizes_of(e)[-1], seeds_of(e)[0]
     return {
-        "data": data_file(experiment, n, seed),
-        "runs": [run_file(experiment, s, n, seed) for s in solvers_of(experiment)],
+        "data": data_file(e, n, seed),
+        "runs": [run_file(e, s, n, seed) for s in solvers_of(e)],
     }
+
+
+def get_panels_params(wildcards):
+    return {
+        "figure": wildcards.figure,
+        "solvers": solvers_of(wildcards.experiment),
+        "code": code_fingerprint(FIGURES[wildcards.figure].panels),
+    }
+
+
+def _figure_input(figure, experiments):
+    spec = FIGURES[figure]
+    inputs = {
+        "tables": [aggregate_file(e, t) for t in spec.reads for e in experiments],
+    }
+    if spec.panels is not None:
+        inputs["panels"] = [
+            PANELS.format(experiment=e, figure=figure) for e in experiments
+        ]
+    return inputs
+
+
+def _figure_params(figure, experiments):
+    return {
+        "figure": figure,
+        "experiments": experiments,
+        "labels": {e: block(e)["label"] for e in experiments},
+        "families": {e: family_of(e) for e in experiments},
+        "reads": list(FIGURES[figure].reads),
+        "code": code_fingerprint(FIGURES[figure].plot),
+    }
+
+
+def get_experiment_figure_input(wildcards):
+    return _figure_input(wildcards.figure, [wildcards.experiment])
+
+
+def get_experiment_figure_params(wildcards):
+    return _figure_params(wildcards.figure, [wildcards.experiment])
+
+
+def get_combined_figure_input(wildcards):
+    return _figure_input(wildcards.figure, figure_experiments(wildcards.figure))
+
+
+def get_combined_figure_params(wildcards):
+    return _figure_params(wildcards.figure, figure_experiments(wildcards.figure))
 
 
 def get_table2_input(wildcards):
@@ -293,8 +266,10 @@ def solve_mem_mb(wildcards, attempt):
 
 
 def solve_runtime(wildcards, attempt):
-    """Minutes on one CPU thread: network training and large n dominate; scaled on retry."""
-    base = 10 + int(wildcards.n) // 32
-    if wildcards.solver in ("jpo", "supervised", "gd", "adam"):
-        base *= 2
+    """Minutes on one CPU thread, from the family's and the solver's relative cost; scaled on retry."""
+    cost = (
+        solver_class(wildcards.solver).cost
+        * family_class(block(wildcards.experiment)["family"]).cost
+    )
+    base = int((10 + int(wildcards.n) // 32) * cost)
     return min(base * attempt, 24 * 60)

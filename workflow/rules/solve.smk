@@ -1,6 +1,6 @@
 rule solve:
-    """Run one solver on one problem set; refinement solvers (jpo_bfgs, supervised_bfgs)
-    also take the run artifact of the solver they start from."""
+    """Run one solver on one problem set; refinement solvers (a solver's ``needs``) also take
+    the run artifact of the solver they start from."""
     input:
         unpack(get_solve_input),
     output:

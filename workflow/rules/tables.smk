@@ -4,7 +4,7 @@ rule make_table2:
     input:
         fractions=get_table2_input,
     output:
-        csv="results/tables/table2.csv",
+        csv=report("results/tables/table2.csv", category="Tables"),
         tex="results/tables/table2.tex",
         md="results/tables/table2.md",
     log:
@@ -14,5 +14,7 @@ rule make_table2:
         "../../envs/jobs.yaml"
     params:
         rtol=config["compare_rtol"],
+        labels={e: block(e)["label"] for e in EXPERIMENTS},
+        code=code_fingerprint("invnet.tables"),
     script:
         "../scripts/make_table2.py"

@@ -17,4 +17,5 @@ write_table2(
     tex=snakemake.output.tex,
     md=snakemake.output.md,
     rtol=snakemake.params.rtol,
+    labels=dict(snakemake.params.labels),
 )

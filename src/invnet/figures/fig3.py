@@ -1,4 +1,4 @@
-"""Figure 3, wave-packet localisation (SPEC 4.1).
+"""Figure 3, wave-packet localisation (docs/experiments.md §4.1).
 
 (a) clean, noisy and fitted (BFGS, JPO) waveforms of one example problem;
 (b) loss L and dL/dt0 over t0 at that problem's true amplitude A;
@@ -7,29 +7,31 @@
 (d) fraction of problems on which each solver beats BFGS against n (mean ± std over seeds),
     dashed: fraction on which BFGS is better than JPO and GD.
 
-:func:`compute_landscape` (rule ``wavepacket_landscape``) computes the panel data of (a, b) and
-writes ``results/aggregate/wavepacket/landscape.h5``; :func:`plot` only reads artifacts.
+:func:`compute_landscape` (the figure's panel step) computes the panel data of (a, b) into
+``results/aggregate/{experiment}/panels/fig3.h5``; :func:`plot` only reads artifacts. With several
+experiments of the wave-packet family, the figure shows the first one in config order.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis import BASELINE, SOLVER_ORDER, history_band, seed_spread, solver_label
+from ..analysis import BASELINE, history_band, seed_spread, solver_label, solver_order
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import Objective, family_from_description
+from .base import FigureInputs, FigureSpec
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_color, solver_style
 
 log = logging.getLogger("invnet.figures.fig3")
 
-EXPERIMENT = "wavepacket"
+FAMILY = "wavepacket"
 CURVE_SOLVERS = ("jpo", "bfgs", "gd", "lbfgsb", "adam")  # panel (c): solvers from x0
 FIT_SOLVERS = ("bfgs", "jpo")  # panel (a)
 LOSE_SOLVERS = ("jpo", "gd")  # panel (d): dashed 'BFGS better' curves
@@ -68,14 +70,15 @@ def t0_range(bounds: Sequence[float], solutions: Iterable[float]) -> tuple[float
 
 def compute_landscape(
     data: str | os.PathLike,
-    runs: Iterable[str | os.PathLike],
+    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
     out: str | os.PathLike,
     n_grid: int = 501,
 ) -> int:
     """Write the panel data of Figure 3 (a, b) for one example problem; return its index."""
     arrays, attrs = read_h5(data)
-    if attrs.get("experiment") != EXPERIMENT:
-        raise ArtifactError(f"{data} is not a {EXPERIMENT} data artifact")
+    if attrs.get("problem", {}).get("family") != FAMILY:
+        raise ArtifactError(f"{data} is not a data artifact of the {FAMILY} family")
+    runs = runs.values() if isinstance(runs, Mapping) else runs
     family = family_from_description(attrs["problem"])
     n, seed = int(attrs["n"]), int(attrs["seed"])
 
@@ -117,7 +120,7 @@ def compute_landscape(
         datasets,
         {
             "kind": "landscape",
-            "experiment": EXPERIMENT,
+            "experiment": attrs["experiment"],
             "n": n,
             "seed": seed,
             "problem_index": idx,
@@ -133,8 +136,9 @@ def compute_landscape(
 # ------------------------------------------------------------------------------ plotting
 
 
-def _ordered(solvers: Iterable[str], order: Sequence[str] = SOLVER_ORDER) -> list[str]:
+def _ordered(solvers: Iterable[str], order: Sequence[str] | None = None) -> list[str]:
     present = set(solvers)
+    order = solver_order() if order is None else order
     return [s for s in order if s in present] + sorted(present - set(order))
 
 
@@ -205,8 +209,8 @@ def _panel_landscape(ax, land: dict[str, np.ndarray]) -> None:
     ax.legend(handles=handles, loc="upper center", ncol=3, handlelength=1.5, columnspacing=1.0)
 
 
-def _panel_curves(ax, history: pd.DataFrame, n: int) -> dict[str, object]:
-    band = history_band(history, EXPERIMENT, n, CURVE_SOLVERS)
+def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int) -> dict[str, object]:
+    band = history_band(history, experiment, n, CURVE_SOLVERS)
     handles = {}
     for solver in _ordered(band["solver"].unique()):
         b = band[band["solver"] == solver]
@@ -223,8 +227,8 @@ def _panel_curves(ax, history: pd.DataFrame, n: int) -> dict[str, object]:
     return handles
 
 
-def _panel_fractions(ax, fractions: pd.DataFrame) -> dict[str, object]:
-    frac = fractions[(fractions["experiment"] == EXPERIMENT) & (fractions["solver"] != BASELINE)]
+def _panel_fractions(ax, fractions: pd.DataFrame, experiment: str) -> dict[str, object]:
+    frac = fractions[(fractions["experiment"] == experiment) & (fractions["solver"] != BASELINE)]
     sizes = sorted(int(n) for n in frac["n"].unique())
     handles = {}
     for solver in _ordered(frac["solver"].unique()):
@@ -269,28 +273,33 @@ def _figure_legend(fig, handles: dict[str, object]) -> None:
                handlelength=2.0, columnspacing=1.2)
 
 
-def plot(
-    landscape: str | os.PathLike,
-    fractions: str | os.PathLike | pd.DataFrame,
-    history: str | os.PathLike | pd.DataFrame,
-    pdf: str | os.PathLike,
-    png: str | os.PathLike,
-) -> None:
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
     """Render Figure 3 from the landscape artifact and the aggregated frames."""
     import matplotlib.pyplot as plt
 
     apply_style()
-    land, _ = read_h5(landscape)
-    frac = fractions if isinstance(fractions, pd.DataFrame) else pd.read_csv(fractions)
-    hist = history if isinstance(history, pd.DataFrame) else pd.read_csv(history)
-    sizes = sorted(hist.loc[hist["experiment"] == EXPERIMENT, "n"].unique())
+    experiment = inputs.experiments[0]
+    land, _ = read_h5(inputs.panels[experiment])
+    frac, hist = inputs.tables["fractions"], inputs.tables["history"]
+    sizes = sorted(hist.loc[hist["experiment"] == experiment, "n"].unique())
     if not sizes:
-        raise ArtifactError("no wavepacket loss histories to plot")
+        raise ArtifactError(f"no loss histories of experiment '{experiment}' to plot")
 
     fig, axes = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 5.6), layout="constrained")
     _panel_waveform(axes[0, 0], land)
     _panel_landscape(axes[0, 1], land)
-    handles = _panel_curves(axes[1, 0], hist, int(sizes[-1]))
-    handles.update(_panel_fractions(axes[1, 1], frac))
+    handles = _panel_curves(axes[1, 0], hist, experiment, int(sizes[-1]))
+    handles.update(_panel_fractions(axes[1, 1], frac, experiment))
     _figure_legend(fig, handles)
     save_figure(fig, pdf, png)
+
+
+FIGURE = FigureSpec(
+    name="fig3",
+    doc="Figure 3, wave packet: (a) waveforms, (b) landscape, (c) curves, (d) beat BFGS vs n",
+    plot=plot,
+    families=(FAMILY,),
+    per_experiment=False,
+    reads=("fractions", "history"),
+    panels=compute_landscape,
+)

@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from ..analysis import SOLVER_ORDER, solver_label  # noqa: E402
+from ..analysis import solver_label, solver_order  # noqa: E402
+from ..solvers import solvers  # noqa: E402
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
 
@@ -29,31 +30,10 @@ SINGLE_COLUMN = 3.4
 DOUBLE_COLUMN = 7.0
 
 _PALETTE = sns.color_palette("colorblind", 10)
-# Baseline in black; JPO and GD (the paper's headline comparison) get the two most distinct
-# palette colours; refinements take a related but distinct hue.
-_COLORS = {
-    "bfgs": (0.0, 0.0, 0.0),
-    "lbfgsb": _PALETTE[7],  # grey
-    "gd": _PALETTE[1],  # orange
-    "adam": _PALETTE[4],  # purple
-    "jpo": _PALETTE[0],  # blue
-    "jpo_bfgs": _PALETTE[9],  # light blue
-    "supervised": _PALETTE[2],  # green
-    "supervised_bfgs": _PALETTE[5],  # brown
-    "neural_adjoint": _PALETTE[3],  # red
-}
-_MARKERS = {
-    "bfgs": "o",
-    "lbfgsb": "v",
-    "gd": "s",
-    "adam": "P",
-    "jpo": "D",
-    "jpo_bfgs": "d",
-    "supervised": "^",
-    "supervised_bfgs": ">",
-    "neural_adjoint": "X",
-}
-_LINESTYLES = {"lbfgsb": (0, (4, 1.5)), "jpo_bfgs": (0, (4, 1.5)), "supervised_bfgs": (0, (4, 1.5))}
+_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "d", ">", "<", "h", "*")
+# A solver's look comes from its class (``Solver.style``): a colour as RGB or as
+# ("colorblind", index), a marker and a line style. The baseline is black; solvers without a
+# style get the palette colours no registered solver uses, in table order.
 
 RC: dict[str, Any] = {
     "figure.dpi": 100,
@@ -83,19 +63,35 @@ def apply_style() -> None:
     sns.set_theme(context="paper", style="ticks", palette="colorblind", rc=RC)
 
 
+def _color(value: Any) -> tuple[float, float, float]:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == "colorblind":
+        return tuple(_PALETTE[int(value[1]) % len(_PALETTE)])
+    return tuple(float(v) for v in value)
+
+
 def solver_color(solver: str) -> tuple[float, float, float]:
-    if solver in _COLORS:
-        return tuple(_COLORS[solver])
-    extra = [s for s in SOLVER_ORDER if s not in _COLORS]
-    return tuple(_PALETTE[(len(_COLORS) + (extra.index(solver) if solver in extra else 0)) % 10])
+    """The solver's declared colour, else a palette colour no declared style takes."""
+    registered = solvers()
+    cls = registered.get(solver)
+    if cls is not None and "color" in cls.style:
+        return _color(cls.style["color"])
+    taken = {_color(c.style["color"]) for c in registered.values() if "color" in c.style}
+    free = [tuple(c) for c in _PALETTE if tuple(c) not in taken] or [tuple(c) for c in _PALETTE]
+    order = solver_order()
+    rank = order.index(solver) if solver in order else len(order) + sum(map(ord, solver))
+    return free[rank % len(free)]
 
 
 def solver_style(solver: str) -> dict[str, Any]:
     """Keyword arguments for ``Axes.plot`` etc.: colour, marker, line style and legend label."""
+    cls = solvers().get(solver)
+    style = cls.style if cls is not None else {}
+    order = solver_order()
+    rank = order.index(solver) if solver in order else len(order)
     return {
         "color": solver_color(solver),
-        "marker": _MARKERS.get(solver, "o"),
-        "linestyle": _LINESTYLES.get(solver, "-"),
+        "marker": style.get("marker", _MARKERS[rank % len(_MARKERS)]),
+        "linestyle": style.get("linestyle", "-"),
         "label": solver_label(solver),
     }
 

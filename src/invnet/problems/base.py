@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..spec import ParamSpec, resolve
 
 
 @dataclass
@@ -33,41 +33,38 @@ class ProblemSet:
         return out
 
 
-@dataclass
-class ParamSpec:
-    """Type and range of one physical parameter of a family, for config validation."""
-
-    default: Any
-    kind: type | tuple[type, ...] = float
-    length: int | None = None  # for list-valued parameters; -1 = any non-empty length
-    positive: bool = False
-    doc: str = ""
-    choices: tuple[Any, ...] | None = None  # allowed values, if a closed set
-
-
 class ProblemFamily(ABC):
     """A family of inverse problems x -> F(x | γ) ≈ y*, batched over problems.
 
     Subclasses declare ``name``, ``param_names`` and ``params_spec`` (physical constants with
-    defaults) and implement :meth:`sample`, :meth:`forward` and :meth:`loss`.
+    defaults; ``x0`` and ``bounds`` among them) and implement :meth:`sample`, :meth:`forward` and
+    :meth:`loss`. A module under ``invnet.problems`` defining a subclass is registered by itself;
+    a family elsewhere is named in config by import path (``package.module:Class``).
+
+    Device and precision: :meth:`forward` and :meth:`loss` must create every tensor on
+    ``x.device`` with ``x.dtype``, so the same family runs on CPU and GPU, in float32 and float64.
     """
 
     name: ClassVar[str]
+    label: ClassVar[str] = ""  # human-readable name for tables and figures; defaults to name
     param_names: ClassVar[tuple[str, ...]]
     params_spec: ClassVar[dict[str, ParamSpec]]
+    # Parameter overrides that make targets noise-free, so the loss is exactly 0 at the ground
+    # truth (checked by the contract tests); None if the family has no such setting.
+    noise_free: ClassVar[dict[str, Any] | None] = None
+    # Parameter overrides that make the contract tests fast (e.g. a coarse grid).
+    test_params: ClassVar[dict[str, Any]] = {}
+    # Relative cost of one forward evaluation, to size cluster runtimes (wave packet = 1).
+    cost: ClassVar[float] = 1.0
 
     def __init__(self, **params: Any):
-        unknown = sorted(set(params) - set(self.params_spec))
-        if unknown:
-            raise ConfigError(
-                f"experiments.{self.name}.problem.{unknown[0]}",
-                f"unknown parameter; allowed: {', '.join(sorted(self.params_spec))}",
-            )
-        self.params: dict[str, Any] = {}
-        for key, spec in self.params_spec.items():
-            value = params.get(key, spec.default)
-            self.params[key] = _check_param(self.name, key, value, spec)
+        self.params: dict[str, Any] = resolve(self.params_spec, params, self.where)
         self.validate()
+
+    @property
+    def where(self) -> str:
+        """Config key path of this family's parameters, for error messages."""
+        return f"experiments.{self.name}.problem"
 
     # --- to implement -------------------------------------------------------------------------
     def validate(self) -> None:
@@ -100,6 +97,10 @@ class ProblemFamily(ABC):
         """(dim, 2) box of plausible parameters: used by L-BFGS-B and to normalise networks."""
         return np.asarray(self.params["bounds"], dtype=np.float64)
 
+    @classmethod
+    def display_name(cls) -> str:
+        return cls.label or cls.name
+
     def features(self, y_target: torch.Tensor, gamma: torch.Tensor | None) -> torch.Tensor:
         """Network input for each problem, flattened: y* and, where present, γ."""
         parts = [y_target.reshape(y_target.shape[0], -1)]
@@ -109,7 +110,10 @@ class ProblemFamily(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Every physical parameter, JSON-serialisable (stored in the data artifact)."""
-        return {"family": self.name, "param_names": list(self.param_names), **_jsonable(self.params)}
+        out = {"family": self.name, "param_names": list(self.param_names), **_jsonable(self.params)}
+        if not type(self).__module__.startswith(__package__ + "."):
+            out["family_path"] = f"{type(self).__module__}:{type(self).__qualname__}"
+        return out
 
 
 def _jsonable(obj: Any) -> Any:
@@ -122,40 +126,6 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()
     return obj
-
-
-def _check_param(family: str, key: str, value: Any, spec: ParamSpec) -> Any:
-    where = f"experiments.{family}.problem.{key}"
-    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
-    numeric = float in kinds or int in kinds
-
-    def check_scalar(v: Any, label: str) -> Any:
-        if isinstance(v, bool) or not isinstance(v, (int, float) if numeric else kinds):
-            names = "/".join(k.__name__ for k in kinds)
-            raise ConfigError(label, f"expected {names}, got {type(v).__name__} {v!r}")
-        if numeric and not np.isfinite(v):
-            raise ConfigError(label, f"must be finite, got {v!r}")
-        if spec.positive and v <= 0:
-            raise ConfigError(label, f"must be > 0, got {v!r}")
-        if spec.choices is not None and v not in spec.choices:
-            raise ConfigError(label, f"got {v!r}; allowed: {', '.join(map(str, spec.choices))}")
-        return int(v) if kinds == (int,) else (float(v) if numeric else v)
-
-    if spec.length is None:
-        return check_scalar(value, where)
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError(where, f"expected a list of length {spec.length}, got {value!r}")
-    if spec.length >= 0 and len(value) != spec.length:
-        raise ConfigError(where, f"expected a list of length {spec.length}, got {len(value)}")
-    if not value:
-        raise ConfigError(where, "expected a non-empty list")
-    out = []
-    for i, v in enumerate(value):
-        if isinstance(v, (list, tuple)):
-            out.append([check_scalar(w, f"{where}[{i}]") for w in v])
-        else:
-            out.append(check_scalar(v, f"{where}[{i}]"))
-    return out
 
 
 @dataclass
@@ -171,12 +141,19 @@ class Objective:
     evaluations: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.evaluations = torch.zeros(self.n, dtype=torch.int64)
+        self.evaluations = torch.zeros(self.n, dtype=torch.int64, device=self.y_target.device)
 
     @classmethod
-    def from_set(cls, family: ProblemFamily, pset: ProblemSet, dtype=torch.float64) -> Objective:
-        gamma = None if pset.gamma is None else torch.as_tensor(pset.gamma, dtype=dtype)
-        return cls(family, torch.as_tensor(pset.y_target, dtype=dtype), gamma)
+    def from_set(
+        cls, family: ProblemFamily, pset: ProblemSet, dtype=torch.float64, device: torch.device | str = "cpu"
+    ) -> Objective:
+        """The objective of ``pset`` with its targets (and identifiers) on ``device``."""
+        gamma = None if pset.gamma is None else torch.as_tensor(pset.gamma, dtype=dtype, device=device)
+        return cls(family, torch.as_tensor(pset.y_target, dtype=dtype, device=device), gamma)
+
+    @property
+    def device(self) -> torch.device:
+        return self.y_target.device
 
     @property
     def n(self) -> int:

@@ -19,12 +19,14 @@ class WavePacket(ProblemFamily):
     """u(t; t0, A) = A exp(-(t - t0)^2 / (2 sigma^2)) sin(2 pi f (t - t0)) on t in [0, 1]."""
 
     name = "wavepacket"
+    label = "Wave packet"
+    noise_free = {"noise": 0.0}
     param_names = ("t0", "A")
     params_spec = {
-        "n_samples": ParamSpec(256, int, positive=True, doc="samples of t on [0, 1]"),
+        "n_samples": ParamSpec(256, int, minimum=2, doc="samples of t on [0, 1]"),
         "sigma": ParamSpec(0.1, float, positive=True, doc="envelope width"),
         "frequency": ParamSpec(10.0, float, positive=True, doc="carrier frequency f"),
-        "noise": ParamSpec(0.1, float, doc="std of the additive Gaussian noise on y*"),
+        "noise": ParamSpec(0.1, float, minimum=0.0, doc="std of the additive Gaussian noise on y*"),
         "t0_range": ParamSpec([0.15, 0.85], float, length=2, doc="prior of t0 (uniform)"),
         "amplitude_range": ParamSpec([0.5, 1.5], float, length=2, doc="prior of A (uniform)"),
         "x0": ParamSpec([0.5, 1.0], float, length=2, doc="shared initial guess (t0, A)"),
@@ -35,25 +37,24 @@ class WavePacket(ProblemFamily):
 
     def validate(self) -> None:
         p = self.params
-        if p["noise"] < 0:
-            raise ConfigError("experiments.wavepacket.problem.noise", "must be >= 0")
         for key in ("t0_range", "amplitude_range"):
             lo, hi = p[key]
             if not lo < hi:
-                raise ConfigError(f"experiments.wavepacket.problem.{key}", f"need low < high, got {p[key]}")
+                raise ConfigError(f"{self.where}.{key}", f"need low < high, got {p[key]}")
         for i, (lo, hi) in enumerate(p["bounds"]):
             if not (isinstance(lo, float) and lo < hi):
                 raise ConfigError(
-                    f"experiments.wavepacket.problem.bounds[{i}]", f"need [low, high], got {[lo, hi]}"
+                    f"{self.where}.bounds[{i}]", f"need [low, high], got {[lo, hi]}"
                 )
         self._t = torch.linspace(0.0, 1.0, p["n_samples"], dtype=torch.float64)
 
-    def t(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        return self._t.to(dtype)
+    def t(self, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The sample times, computed once in float64 and cast (identical values on every device)."""
+        return self._t.to(device=device, dtype=dtype)
 
     def waveform(self, t0: torch.Tensor, amp: torch.Tensor) -> torch.Tensor:
         """u(t) for each (t0, A): (m,), (m,) -> (m, n_samples)."""
-        t = self.t(t0.dtype)
+        t = self.t(t0.dtype, t0.device)
         dt = t[None, :] - t0[:, None]
         sigma, f = self.params["sigma"], self.params["frequency"]
         return amp[:, None] * torch.exp(-(dt**2) / (2 * sigma**2)) * torch.sin(2 * math.pi * f * dt)

@@ -11,8 +11,8 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
-from ..errors import ConfigError
-from ..problems.base import Objective, ParamSpec, ProblemFamily, ProblemSet, _check_param
+from ..problems.base import Objective, ProblemFamily, ProblemSet
+from ..spec import ParamSpec, resolve
 
 log = logging.getLogger("invnet.solvers")
 
@@ -28,13 +28,14 @@ class SolveContext:
     test: ProblemSet | None = None
     init: np.ndarray | None = None  # (n, dim) start per problem (refinement); None -> x0
     dtype: torch.dtype = torch.float64
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     progress: Callable[[str], None] = field(default=log.info)
 
     def objective(self, which: str = "train") -> Objective:
         pset = self.train if which == "train" else self.test
         if pset is None:
             raise ValueError("this context has no test set")
-        return Objective.from_set(self.family, pset, self.dtype)
+        return Objective.from_set(self.family, pset, self.dtype, self.device)
 
     def start(self) -> torch.Tensor:
         """(n, dim) starting points: ``init`` if given, else the family's shared x0."""
@@ -44,7 +45,7 @@ class SolveContext:
                 raise ValueError(f"init has shape {x.shape}, expected {(self.train.n, self.family.dim)}")
         else:
             x = np.broadcast_to(self.family.x0, (self.train.n, self.family.dim))
-        return torch.tensor(np.array(x), dtype=self.dtype)
+        return torch.tensor(np.array(x), dtype=self.dtype, device=self.device)
 
 
 @dataclass
@@ -72,30 +73,28 @@ class SolveResult:
 
 
 class Solver(ABC):
-    """A method for a whole problem set. Subclasses declare ``name`` and ``settings_spec``."""
+    """A method for a whole problem set. Subclasses declare ``name`` and ``settings_spec``.
+
+    A module under ``invnet.solvers`` defining a subclass with its own ``name`` is registered by
+    itself; the class attributes below give its place in tables and figures and its cost class.
+    """
 
     name: ClassVar[str]
+    label: ClassVar[str] = ""  # name in tables and legends; defaults to ``name``
+    order: ClassVar[int] = 100  # position in tables and legends (BFGS first)
+    style: ClassVar[dict[str, Any]] = {}  # matplotlib colour / marker / linestyle for every figure
+    cost: ClassVar[float] = 1.0  # relative runtime per problem, to size cluster runtimes
     settings_spec: ClassVar[dict[str, ParamSpec]] = {}
     needs: ClassVar[str | None] = None  # solver whose solutions this one starts from
 
     @classmethod
+    def display_name(cls) -> str:
+        return cls.label or cls.name
+
+    @classmethod
     def resolve_settings(cls, experiment: str, settings: dict[str, Any] | None) -> dict[str, Any]:
         """Fill defaults and type-check this solver's config block; errors name the key."""
-        settings = dict(settings or {})
-        prefix = f"experiments.{experiment}.solvers.{cls.name}"
-        unknown = sorted(set(settings) - set(cls.settings_spec))
-        if unknown:
-            raise ConfigError(
-                f"{prefix}.{unknown[0]}", f"unknown setting; allowed: {', '.join(sorted(cls.settings_spec))}"
-            )
-        out = {}
-        for key, spec in cls.settings_spec.items():
-            value = settings.get(key, spec.default)
-            try:
-                out[key] = _check_param(experiment, key, value, spec)
-            except ConfigError as err:
-                raise ConfigError(f"{prefix}.{key}", str(err).split(": ", 1)[1]) from None
-        return out
+        return resolve(cls.settings_spec, settings, f"experiments.{experiment}.solvers.{cls.name}")
 
     @abstractmethod
     def solve(self, ctx: SolveContext) -> SolveResult:

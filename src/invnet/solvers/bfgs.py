@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 
-from ..problems.base import ParamSpec
+from ..spec import ParamSpec
 from .base import SolveContext, SolveResult, Solver, subsample_history
 
 
@@ -17,6 +17,9 @@ class BFGS(Solver):
     """SciPy BFGS per problem from x0 (or from ``init``), vectorised over problems."""
 
     name = "bfgs"
+    label = "BFGS"
+    order = 0
+    style = {"color": (0.0, 0.0, 0.0), "marker": "o"}
     settings_spec = {
         "gtol": ParamSpec(1e-5, float, positive=True, doc="SciPy gtol (inf-norm of the gradient)"),
         "maxiter": ParamSpec(1000, int, positive=True, doc="SciPy maxiter"),
@@ -46,7 +49,7 @@ class BFGS(Solver):
             x=res.x.cpu().numpy().copy(),
             loss=res.fun.cpu().numpy().copy(),
             iterations=res.nit.cpu().numpy().astype(np.int64),
-            evaluations=obj.evaluations.numpy().copy(),
+            evaluations=obj.evaluations.cpu().numpy().copy(),
             loss_history=np.asarray(means)[keep],
             history_step=keep.astype(np.int64),
             extras={"status": res.status.cpu().numpy().astype(np.int64)},
@@ -58,6 +61,9 @@ class LBFGSB(BFGS):
     """SciPy L-BFGS-B per problem inside the family's bounds, batched through greenlets."""
 
     name = "lbfgsb"
+    label = "L-BFGS-B"
+    order = 10
+    style = {"color": ("colorblind", 7), "marker": "v", "linestyle": (0, (4, 1.5))}
     settings_spec = {
         "gtol": ParamSpec(1e-5, float, positive=True, doc="SciPy gtol (projected gradient)"),
         "ftol": ParamSpec(2.220446049250313e-09, float, positive=True, doc="SciPy ftol"),
@@ -78,13 +84,16 @@ class LBFGSB(BFGS):
 
 
 def _col(ctx: SolveContext, j: int) -> torch.Tensor:
-    return torch.as_tensor(ctx.family.bounds[:, j], dtype=ctx.dtype)
+    return torch.as_tensor(ctx.family.bounds[:, j], dtype=ctx.dtype, device=ctx.device)
 
 
 class JPOBFGS(BFGS):
     """BFGS refinement started from the JPO solutions (SPEC 2 ``jpo_bfgs``)."""
 
     name = "jpo_bfgs"
+    label = "JPO + BFGS"
+    order = 50
+    style = {"color": ("colorblind", 9), "marker": "d", "linestyle": (0, (4, 1.5))}
     needs = "jpo"
 
 
@@ -92,4 +101,7 @@ class SupervisedBFGS(BFGS):
     """BFGS refinement started from the supervised network's solutions."""
 
     name = "supervised_bfgs"
+    label = "Supervised + BFGS"
+    order = 70
+    style = {"color": ("colorblind", 5), "marker": ">", "linestyle": (0, (4, 1.5))}
     needs = "supervised"

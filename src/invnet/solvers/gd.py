@@ -11,11 +11,12 @@ import time
 import numpy as np
 import torch
 
-from ..problems.base import ParamSpec
+from ..spec import ParamSpec
 from .base import SolveContext, SolveResult, Solver, subsample_history
 
 
 class _FirstOrder(Solver):
+    cost = 2.0
     settings_spec = {
         "lr": ParamSpec(1e-2, float, positive=True, doc="step size"),
         "steps": ParamSpec(1000, int, positive=True, doc="iterations per problem"),
@@ -50,10 +51,10 @@ class _FirstOrder(Solver):
         final = f.detach()
         n = obj.n
         return SolveResult(
-            x=x.detach().numpy().copy(),
-            loss=final.numpy().copy(),
+            x=x.detach().cpu().numpy().copy(),
+            loss=final.cpu().numpy().copy(),
             iterations=np.full(n, s["steps"], dtype=np.int64),
-            evaluations=obj.evaluations.numpy().copy(),
+            evaluations=obj.evaluations.cpu().numpy().copy(),
             loss_history=np.asarray(hist),
             history_step=np.asarray(hist_step, dtype=np.int64),
             info={"settings": s},
@@ -64,6 +65,9 @@ class GradientDescent(_FirstOrder):
     """x_i <- x_i - lr * dL_i/dx_i for a fixed number of steps."""
 
     name = "gd"
+    label = "GD"
+    order = 20
+    style = {"color": ("colorblind", 1), "marker": "s"}
 
     def make_optimizer(self, x: torch.Tensor, lr: float) -> torch.optim.Optimizer:
         return torch.optim.SGD([x], lr=lr)
@@ -73,6 +77,9 @@ class Adam(_FirstOrder):
     """Per-problem Adam (element-wise moments, so problems stay independent)."""
 
     name = "adam"
+    label = "Adam"
+    order = 30
+    style = {"color": ("colorblind", 4), "marker": "P"}
 
     def make_optimizer(self, x: torch.Tensor, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam([x], lr=lr, eps=1e-7)

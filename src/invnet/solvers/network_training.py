@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from ..problems.base import ParamSpec
+from ..spec import ParamSpec
 from ..seeding import torch_generator
 from .base import SolveContext, SolveResult, Solver, subsample_history
 from .networks import ACTIVATIONS, ParameterNet
@@ -29,6 +29,8 @@ NETWORK_SETTINGS = {
 
 
 class _NetworkSolver(Solver):
+    cost = 2.0
+
     def training_loss(self, ctx: SolveContext, x: torch.Tensor, obj) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(scalar training loss, per-problem true losses or None if not computed)."""
         raise NotImplementedError
@@ -68,15 +70,15 @@ class _NetworkSolver(Solver):
             if ctx.test is not None:
                 tobj = ctx.objective("test")
                 tx = net(fam.features(tobj.y_target, tobj.gamma))
-                extras = {"test_x": tx.numpy().copy(), "test_loss": tobj(tx).numpy().copy()}
+                extras = {"test_x": tx.cpu().numpy().copy(), "test_loss": tobj(tx).cpu().numpy().copy()}
         hist.append(float(final.mean()))
         hist_step.append(s["steps"])
         n = obj.n
         return SolveResult(
-            x=x.numpy().copy(),
-            loss=final.numpy().copy(),
+            x=x.cpu().numpy().copy(),
+            loss=final.cpu().numpy().copy(),
             iterations=np.full(n, s["steps"], dtype=np.int64),
-            evaluations=obj.evaluations.numpy().copy(),
+            evaluations=obj.evaluations.cpu().numpy().copy(),
             loss_history=np.asarray(hist),
             history_step=np.asarray(hist_step, dtype=np.int64),
             extras=extras,
@@ -88,6 +90,9 @@ class JPO(_NetworkSolver):
     """Joint parameter optimisation: train N_θ on the mean loss through the forward process."""
 
     name = "jpo"
+    label = "JPO"
+    order = 40
+    style = {"color": ("colorblind", 0), "marker": "D"}
     settings_spec = {
         **NETWORK_SETTINGS,
         "voting": ParamSpec("none", str, choices=("none", "sign", "clip"), doc="per-problem gradient transform"),
@@ -121,9 +126,14 @@ class Supervised(_NetworkSolver):
     """Train the same network on MSE against the true parameters (normalised by the bounds)."""
 
     name = "supervised"
+    label = "Supervised"
+    order = 60
+    style = {"color": ("colorblind", 2), "marker": "^"}
     settings_spec = dict(NETWORK_SETTINGS)
 
     def training_loss(self, ctx: SolveContext, x: torch.Tensor, obj):
-        x_true = torch.as_tensor(ctx.train.x_true, dtype=x.dtype)
-        half = torch.as_tensor((ctx.family.bounds[:, 1] - ctx.family.bounds[:, 0]) / 2, dtype=x.dtype)
+        x_true = torch.as_tensor(ctx.train.x_true, dtype=x.dtype, device=x.device)
+        half = torch.as_tensor(
+            (ctx.family.bounds[:, 1] - ctx.family.bounds[:, 0]) / 2, dtype=x.dtype, device=x.device
+        )
         return (((x - x_true) / half) ** 2).mean(), None

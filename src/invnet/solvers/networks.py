@@ -30,29 +30,30 @@ class ParameterNet(nn.Module):
         generator: torch.Generator,
     ):
         super().__init__()
-        dtype = features.dtype
+        dtype, device = features.dtype, features.device
         mean = features.mean(dim=0)
         std = features.std(dim=0) if features.shape[0] > 1 else torch.ones_like(mean)
         std = torch.where(std > 1e-12, std, torch.ones_like(std))
         self.register_buffer("in_mean", mean.detach().clone())
         self.register_buffer("in_std", std.detach().clone())
-        lo, hi = torch.as_tensor(bounds[:, 0], dtype=dtype), torch.as_tensor(bounds[:, 1], dtype=dtype)
+        lo = torch.as_tensor(bounds[:, 0], dtype=dtype, device=device)
+        hi = torch.as_tensor(bounds[:, 1], dtype=dtype, device=device)
         self.register_buffer("out_mid", (lo + hi) / 2)
         self.register_buffer("out_half", (hi - lo) / 2)
 
         layers: list[nn.Module] = []
         width = features.shape[1]
         for h in hidden:
-            layers += [nn.Linear(width, h, dtype=dtype), ACTIVATIONS[activation]()]
+            layers += [nn.Linear(width, h, dtype=dtype, device=device), ACTIVATIONS[activation]()]
             width = h
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width, len(x0), dtype=dtype)
+        self.head = nn.Linear(width, len(x0), dtype=dtype, device=device)
         with torch.no_grad():
             for m in self.body:
                 if isinstance(m, nn.Linear):
                     _init_linear(m, generator)
             self.head.weight.zero_()
-            self.head.bias.copy_((torch.as_tensor(x0, dtype=dtype) - self.out_mid) / self.out_half)
+            self.head.bias.copy_((torch.as_tensor(x0, dtype=dtype, device=device) - self.out_mid) / self.out_half)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         z = self.head(self.body((features - self.in_mean) / self.in_std))

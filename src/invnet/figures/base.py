@@ -1,0 +1,81 @@
+"""The figure interface. A figure is one module under ``invnet.figures`` that defines
+``FIGURE = FigureSpec(...)``: which families it applies to, which aggregate tables it reads, an
+optional panel-data step computed from one problem set and its runs, and a ``plot`` function.
+
+The workflow renders it generically:
+
+- ``per_experiment=True``: ``results/figures/{experiment}/{name}.{pdf,png}`` for every matching
+  experiment (the appendix figures every experiment gets);
+- ``per_experiment=False``: one ``results/figures/{name}.{pdf,png}`` drawn over all matching
+  experiments (Figure 3 for the wave packet, Figure 4 for both billiards experiments).
+
+Panel data (``panels``) is computed by its own job from the representative problem set of an
+experiment (largest n, first seed) and every run on it, and written to
+``results/aggregate/{experiment}/panels/{name}.h5``; ``plot`` reads only artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from ..registry import discover_values
+
+PathLike = str | os.PathLike
+
+
+@dataclass(frozen=True)
+class FigureInputs:
+    """What a figure's ``plot`` gets: the experiments it draws (config order) with their labels and
+    families, the aggregate tables it declared (all its experiments concatenated) and the panel
+    files (experiment -> path) if it has a panel step."""
+
+    experiments: list[str]
+    labels: dict[str, str]
+    families: dict[str, str]
+    tables: dict[str, pd.DataFrame]
+    panels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        experiments: list[str],
+        labels: dict[str, str],
+        families: dict[str, str],
+        tables: dict[str, list[PathLike]],
+        panels: dict[str, str] | None = None,
+    ) -> FigureInputs:
+        frames = {}
+        for name, paths in tables.items():
+            parts = [pd.read_csv(p) for p in paths]
+            frames[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return cls(list(experiments), dict(labels), dict(families), frames, dict(panels or {}))
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """Declaration of one figure (see the module docstring)."""
+
+    name: str
+    doc: str
+    plot: Callable[[FigureInputs, PathLike, PathLike], None]
+    families: tuple[str, ...] | None = None  # family names it applies to; None = every experiment
+    per_experiment: bool = True
+    reads: tuple[str, ...] = ("fractions",)  # aggregate tables (results/aggregate/{experiment}/{t}.csv)
+    panels: Callable[[PathLike, dict[str, PathLike], PathLike], None] | None = None
+
+    def applies_to(self, family: str) -> bool:
+        return self.families is None or family in self.families
+
+
+def figures() -> dict[str, FigureSpec]:
+    """Every registered figure by name (the ``FIGURE`` of each module of this package)."""
+    found: dict[str, FigureSpec] = {}
+    for spec in discover_values(__package__, "FIGURE"):
+        if spec.name in found:
+            raise RuntimeError(f"two figures named '{spec.name}'")
+        found[spec.name] = spec
+    return dict(sorted(found.items()))

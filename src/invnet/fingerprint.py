@@ -1,0 +1,97 @@
+"""Code fingerprints: a hash of the source files a job's result depends on.
+
+The files are a plug-in's module plus, transitively, the modules of this package it imports
+(read from the source with :mod:`ast`, so nothing is executed). The workflow passes the
+fingerprint as a job parameter, so editing a family reruns that experiment's data and solve jobs,
+editing a solver only its runs, editing a figure only that figure; run artifacts record the same
+value in their provenance.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import inspect
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+PACKAGE = __name__.split(".")[0]
+ROOT = Path(__file__).resolve().parent
+
+
+def _module_file(name: str) -> Path | None:
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None) if module is not None else None
+    if path is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        path = spec.origin if spec is not None else None
+    return Path(path).resolve() if path and path.endswith(".py") else None
+
+
+def _module_name(path: Path) -> str | None:
+    try:
+        rel = path.relative_to(ROOT)
+    except ValueError:
+        return None
+    parts = [PACKAGE, *rel.with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@lru_cache(maxsize=None)
+def _imports(path: Path, name: str) -> tuple[str, ...]:
+    """Modules of this package imported anywhere in the file ``path`` (module ``name``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.append(target)
+            found += [f"{target}.{alias.name}" for alias in node.names]  # `from . import module`
+    return tuple(m for m in found if m == PACKAGE or m.startswith(PACKAGE + "."))
+
+
+def source_files(modules: Iterable[str]) -> list[Path]:
+    """The files of ``modules`` and of every module of this package they import, transitively."""
+    seen: dict[Path, str] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if path is None or path in seen:
+            continue
+        seen[path] = name
+        todo += [m for m in _imports(path, _module_name(path) or name) if _module_file(m) is not None]
+    return sorted(seen)
+
+
+def code_fingerprint(*objects: Any) -> str:
+    """sha256 over the source closure of the modules defining ``objects`` (classes, functions,
+    modules or module names), each file keyed by its path inside the package (or its name)."""
+    names = []
+    for obj in objects:
+        if isinstance(obj, str):
+            names.append(obj)
+        else:
+            module = inspect.getmodule(obj)
+            if module is None:
+                raise ValueError(f"cannot find the module of {obj!r}")
+            names.append(module.__name__)
+    digest = hashlib.sha256()
+    for path in source_files(names):
+        label = _module_name(path) or path.name
+        digest.update(label.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]

@@ -1,0 +1,54 @@
+"""Plug-in discovery: families, solvers and figures register themselves by living in their
+package (``invnet.problems``, ``invnet.solvers``, ``invnet.figures``); user code is named by
+import path ``package.module:Name``. No central list to edit."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from functools import lru_cache
+from typing import Any
+
+from .errors import ConfigError
+
+
+@lru_cache(maxsize=None)
+def _modules(package: str) -> tuple[Any, ...]:
+    pkg = importlib.import_module(package)
+    names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    return tuple(importlib.import_module(f"{package}.{name}") for name in names)
+
+
+def discover(package: str, base: type) -> dict[str, Any]:
+    """Subclasses of ``base`` defined in the modules of ``package`` that declare their own ``name``."""
+    found: dict[str, Any] = {}
+    for module in _modules(package):
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if obj.__module__ == module.__name__ and issubclass(obj, base) and "name" in vars(obj):
+                if obj.name in found and found[obj.name] is not obj:
+                    raise RuntimeError(f"two classes named '{obj.name}': {found[obj.name]} and {obj}")
+                found[obj.name] = obj
+    return found
+
+
+def discover_values(package: str, attribute: str) -> list[Any]:
+    """The module-level ``attribute`` of every module of ``package`` that defines it."""
+    return [getattr(m, attribute) for m in _modules(package) if hasattr(m, attribute)]
+
+
+def import_path(path: str, base: type | None, where: str) -> Any:
+    """The object at ``package.module:Name``; a ConfigError naming ``where`` if it is not there."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(where, f"expected an import path package.module:Name, got {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(where, f"cannot import module '{module_name}' ({err}); is it on PYTHONPATH?") from None
+    obj = getattr(module, attr, None)
+    if obj is None:
+        raise ConfigError(where, f"module '{module_name}' has no attribute '{attr}'")
+    if base is not None and not (inspect.isclass(obj) and issubclass(obj, base)):
+        raise ConfigError(where, f"'{path}' is not a subclass of {base.__name__}")
+    return obj
