@@ -75,7 +75,7 @@ def test_batched_evaluation_equals_one_problem_at_a_time(problem):
 
 
 def test_landscape_is_flat_far_from_the_packet():
-    """Zero-gradient regions (SPEC 4.1): packets that do not overlap give dL/dt0 ~ 0
+    """Zero-gradient regions (docs/experiments.md §4.1): packets that do not overlap give dL/dt0 ~ 0
     (Gaussian overlap exp(-Δ²/4σ²): ~1e-4 of the near-target slope at Δ = 0.6)."""
     fam = make_family("wavepacket", {"noise": 0.0})
     y = fam.forward(torch.tensor([[0.2, 1.0]], dtype=torch.float64))

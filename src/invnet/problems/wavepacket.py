@@ -1,4 +1,4 @@
-"""Wave-packet localisation (SPEC 4.1): find (t0, A) of a noisy Gaussian-windowed sine.
+"""Wave-packet localisation (docs/experiments.md §4.1): find (t0, A) of a noisy Gaussian-windowed sine.
 
 The loss in t0 has local minima one carrier period apart and is flat where model and data
 packets do not overlap, so BFGS from x0 only solves problems whose t0 lies near x0.

@@ -88,7 +88,7 @@ def _col(ctx: SolveContext, j: int) -> torch.Tensor:
 
 
 class JPOBFGS(BFGS):
-    """BFGS refinement started from the JPO solutions (SPEC 2 ``jpo_bfgs``)."""
+    """BFGS refinement started from the JPO solutions (docs/experiments.md §2, ``jpo_bfgs``)."""
 
     name = "jpo_bfgs"
     label = "JPO + BFGS"

@@ -1,7 +1,7 @@
-"""JPO and supervised training of one network over the whole problem set (SPEC 2).
+"""JPO and supervised training of one network over the whole problem set (docs/experiments.md §2).
 
 JPO minimises the mean of all n losses through the forward process; ``voting`` replaces each
-problem's dL_i/dx_i by its sign or clips its norm before it reaches θ (SPEC 3). Supervised training
+problem's dL_i/dx_i by its sign or clips its norm before it reaches θ (docs/experiments.md §3). Supervised training
 fits the ground-truth parameters in x-space instead. Solutions are the trained predictions on the
 same (training) problems; predictions on the held-out test set are stored too.
 """

@@ -1,4 +1,4 @@
-"""The network N_θ(y*, γ) shared by JPO and supervised training (SPEC 2).
+"""The network N_θ(y*, γ) shared by JPO and supervised training (docs/experiments.md §2).
 
 Inputs are standardised with training-set statistics; outputs are mapped to parameter space by
 the family's bounds (x = mid + half·z). The last layer starts at zero weight and bias = x0 in
