@@ -163,6 +163,27 @@ CODE_CHANGES = {
 }
 
 
+def test_comments_and_docstrings_do_not_change_fingerprints(tmp_path):
+    from invnet.fingerprint import code_fingerprint
+
+    mod = tmp_path / "fp_probe.py"
+    mod.write_text('"""Doc."""\n\ndef f(x):\n    """Doc."""\n    return x + 1\n')
+    sys.path.insert(0, str(tmp_path))
+    try:
+        before = code_fingerprint("fp_probe")
+        mod.write_text('"""Other doc."""\n# a comment\n\ndef f(x):\n    return x + 1  # same code\n')
+        from invnet import fingerprint
+
+        fingerprint._code.cache_clear()
+        fingerprint._imports.cache_clear()
+        assert code_fingerprint("fp_probe") == before
+        mod.write_text('def f(x):\n    return x + 2\n')
+        fingerprint._code.cache_clear()
+        assert code_fingerprint("fp_probe") != before
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("module", sorted(CODE_CHANGES))
 def test_code_change_reschedules_what_it_changes(smoke_run, module):
@@ -171,7 +192,7 @@ def test_code_change_reschedules_what_it_changes(smoke_run, module):
     path = work / "src" / "invnet" / module
     original = path.read_text()
     try:
-        path.write_text(original + "\n# an edit\n")
+        path.write_text(original + "\n_EDITED = True\n")
         dry = _snakemake(work, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
     finally:
         path.write_text(original)

@@ -45,6 +45,11 @@ def solver_order() -> list[str]:
     return list(solvers())
 
 
+def ordered_solvers(values: Iterable[str]) -> list[str]:
+    """The distinct solvers of ``values`` in table order, unregistered ones last (sorted)."""
+    return _order(values, solver_order())
+
+
 def solver_label(solver: str) -> str:
     """A solver's name in tables and legends (its ``label``), the config name if unregistered."""
     cls = solvers().get(solver)

@@ -1,7 +1,9 @@
-"""Code fingerprints: a hash of the source files a job's result depends on.
+"""Code fingerprints: a hash of the code a job's result depends on.
 
 The files are a plug-in's module plus, transitively, the modules of this package it imports
-(read from the source with :mod:`ast`, so nothing is executed). The workflow passes the
+(read from the source with :mod:`ast`, so nothing is executed). What is hashed is each file's
+syntax tree without docstrings, so comments, docstrings and formatting do not rerun anything
+(a new Python version may change the dump and rerun once). The workflow passes the
 fingerprint as a job parameter, so editing a family reruns that experiment's data and solve jobs,
 editing a solver only its runs, editing a figure only that figure; run artifacts record the same
 value in their provenance.
@@ -93,5 +95,22 @@ def code_fingerprint(*objects: Any) -> str:
     digest = hashlib.sha256()
     for path in source_files(names):
         label = _module_name(path) or path.name
-        digest.update(label.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(label.encode() + b"\0" + _code(path).encode() + b"\0")
     return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=None)
+def _code(path: Path) -> str:
+    """The file's syntax tree without docstrings, as text."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)

@@ -16,7 +16,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from .artifacts import provenance, read_h5, write_h5
-from .config import resolve_config, resolve_experiment
+from .config import resolve_config
 from .devices import device_name, resolve_device
 from .errors import ArtifactError, ConfigError
 from .fingerprint import code_fingerprint
@@ -39,20 +39,16 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     return resolve_config(config)
 
 
-def _experiment(config: dict[str, Any], experiment: str) -> dict[str, Any]:
-    """The resolved block of ``experiment`` (idempotent on an already resolved config)."""
-    exps = config.get("experiments") or {}
-    if experiment not in exps:
-        raise ConfigError("experiments", f"no block for experiment '{experiment}'; present: {', '.join(exps)}")
-    return resolve_experiment(experiment, exps[experiment], config.get("history_points"))
+def _resolved(config: dict[str, Any], experiment: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The resolved config (defaults filled in; idempotent) and the block of ``experiment``.
 
-
-def solver_settings(config: dict[str, Any], experiment: str, solver: str) -> dict[str, Any]:
-    """The solver's settings for this experiment with defaults filled in and types checked."""
-    block = _experiment(config, experiment)
-    if solver not in block["solvers"]:
-        raise ConfigError(f"experiments.{experiment}.solvers", f"solver '{solver}' is not configured")
-    return block["solvers"][solver]
+    The CUDA check is left to :func:`invnet.devices.resolve_device` in the job itself.
+    """
+    config = resolve_config(config, check_cuda=False)
+    if experiment not in config["experiments"]:
+        present = ", ".join(config["experiments"])
+        raise ConfigError("experiments", f"no block for experiment '{experiment}'; present: {present}")
+    return config, config["experiments"][experiment]
 
 
 def data_fingerprint(family: str) -> str:
@@ -67,7 +63,7 @@ def run_fingerprint(family: str, solver: str) -> str:
 
 def generate_data(config: dict[str, Any], experiment: str, n: int, seed: int, out: str | Path) -> None:
     """Sample the training set (n problems) and the held-out test set for (experiment, seed)."""
-    block = _experiment(config, experiment)
+    _, block = _resolved(config, experiment)
     family = make_family(block["family"], block["problem"], experiment)
     train = family.sample(n, numpy_rng(seed, f"{experiment}/train/n{n}"))
     datasets = train.arrays()
@@ -96,9 +92,9 @@ def _file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_problem(config: dict[str, Any], experiment: str, data: str | Path):
-    """Family and (train, test) sets from a data artifact, checked against the current config."""
-    block = _experiment(config, experiment)
+def load_problem(block: dict[str, Any], experiment: str, data: str | Path):
+    """Family and (train, test) sets from a data artifact, checked against the experiment's
+    resolved config ``block``."""
     family = make_family(block["family"], block["problem"], experiment)
     arrays, attrs = read_h5(data)
     if attrs.get("experiment") != experiment:
@@ -126,8 +122,11 @@ def run_solver(
     init: str | Path | None = None,
 ) -> None:
     """Run one solver on one problem set and write its run artifact (atomically)."""
-    settings = solver_settings(config, experiment, solver)
-    family, train, test, data_attrs = load_problem(config, experiment, data)
+    config, block = _resolved(config, experiment)
+    if solver not in block["solvers"]:
+        raise ConfigError(f"experiments.{experiment}.solvers", f"solver '{solver}' is not configured")
+    settings = block["solvers"][solver]
+    family, train, test, data_attrs = load_problem(block, experiment, data)
     if data_attrs.get("n") != n or data_attrs.get("seed") != seed:
         raise ArtifactError(f"{data} holds n={data_attrs.get('n')}, seed={data_attrs.get('seed')}; expected n={n}, seed={seed}")
     impl = get_solver(solver)
@@ -140,14 +139,14 @@ def run_solver(
             raise ArtifactError(f"{init} is not the '{impl.needs}' run for n={n}, seed={seed}")
         x_init = init_arrays["x"]
 
-    threads = int(config.get("threads", 1))
-    device = resolve_device(config.get("device", "cpu"))
+    threads = config["threads"]
+    device = resolve_device(config["device"])
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     ctx = SolveContext(
         family=family, train=train, test=test, settings=settings, seed=seed, init=x_init,
-        dtype=DTYPES[config.get("dtype", "float64")], device=device, progress=log.info,
+        dtype=DTYPES[config["dtype"]], device=device, progress=log.info,
     )
     log.info("%s/%s n=%d seed=%d on %s: settings %s", experiment, solver, n, seed, device, settings)
     t0 = time.perf_counter()
@@ -169,7 +168,6 @@ def run_solver(
         "history_step": result.history_step,
         **result.extras,
     }
-    block = _experiment(config, experiment)
     write_h5(
         out,
         datasets,
@@ -185,9 +183,9 @@ def run_solver(
                 "solver": settings,
                 "n": n,
                 "n_test": int(block["n_test"]),
-                "dtype": config.get("dtype", "float64"),
+                "dtype": config["dtype"],
                 "threads": threads,
-                "device": config.get("device", "cpu"),
+                "device": config["device"],
             },
             "provenance": provenance(
                 seed=seed,

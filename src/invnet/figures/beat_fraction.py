@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 
-from ..analysis import BASELINE, seed_spread, solver_order
+from ..analysis import BASELINE, ordered_solvers, seed_spread
 from .base import FigureInputs, FigureSpec
-from .style import SINGLE_COLUMN, apply_style, save_figure, solver_style
+from .style import SINGLE_COLUMN, apply_style, fraction_vs_n_axis, save_figure, solver_style
 
 
 def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
@@ -21,8 +21,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     frac = frac[(frac["experiment"] == experiment) & (frac["solver"] != BASELINE)]
     sizes = sorted(int(n) for n in frac["n"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(2 * SINGLE_COLUMN, 2.6), layout="constrained", sharey=True)
-    methods = [s for s in solver_order() if s in set(frac["solver"])]
-    methods += sorted(set(frac["solver"]) - set(methods))
+    methods = ordered_solvers(frac["solver"])
     for ax, outcome, title in ((axes[0], "beat", "beats BFGS"), (axes[1], "lose", "BFGS better")):
         for solver in methods:
             stats = [seed_spread(frac[(frac["solver"] == solver) & (frac["n"] == n)][outcome]) for n in sizes]
@@ -33,13 +32,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
                 yerr=np.nan_to_num([s["std"] for s in stats]),
                 color=style["color"], marker=style["marker"], ls=style["linestyle"], label=style["label"],
             )
-        ax.set_xscale("log", base=2)
-        if sizes:
-            ax.set_xticks(sizes)
-            ax.set_xticklabels([str(n) for n in sizes])
-            ax.minorticks_off()
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("number of problems $n$")
+        fraction_vs_n_axis(ax, sizes)
         ax.set_title(f"fraction of problems: method {title}" if outcome == "beat" else f"fraction: {title}")
     axes[0].set_ylabel("fraction of problems")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(len(methods), 4))

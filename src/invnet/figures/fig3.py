@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis import BASELINE, history_band, seed_spread, solver_label, solver_order
+from ..analysis import BASELINE, history_band, ordered_solvers, seed_spread, solver_label
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import Objective, family_from_description
 from .base import FigureInputs, FigureSpec
-from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_color, solver_style
+from .style import DOUBLE_COLUMN, apply_style, fraction_vs_n_axis, save_figure, solver_color, solver_style
 
 log = logging.getLogger("invnet.figures.fig3")
 
@@ -136,12 +136,6 @@ def compute_landscape(
 # ------------------------------------------------------------------------------ plotting
 
 
-def _ordered(solvers: Iterable[str], order: Sequence[str] | None = None) -> list[str]:
-    present = set(solvers)
-    order = solver_order() if order is None else order
-    return [s for s in order if s in present] + sorted(present - set(order))
-
-
 def _headroom(ax, lo: float, hi: float, top: float = 0.42) -> None:
     """Y limits with a free band of ``top`` (fraction of the data span) for the legend."""
     span = (hi - lo) or 1.0
@@ -212,7 +206,7 @@ def _panel_landscape(ax, land: dict[str, np.ndarray]) -> None:
 def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int) -> dict[str, object]:
     band = history_band(history, experiment, n, CURVE_SOLVERS)
     handles = {}
-    for solver in _ordered(band["solver"].unique()):
+    for solver in ordered_solvers(band["solver"].unique()):
         b = band[band["solver"] == solver]
         x = b["step"].to_numpy() + 1
         style = solver_style(solver)
@@ -231,7 +225,7 @@ def _panel_fractions(ax, fractions: pd.DataFrame, experiment: str) -> dict[str, 
     frac = fractions[(fractions["experiment"] == experiment) & (fractions["solver"] != BASELINE)]
     sizes = sorted(int(n) for n in frac["n"].unique())
     handles = {}
-    for solver in _ordered(frac["solver"].unique()):
+    for solver in ordered_solvers(frac["solver"].unique()):
         style = solver_style(solver)
         for outcome in ("beat", "lose"):
             if outcome == "lose" and solver not in LOSE_SOLVERS:
@@ -247,13 +241,7 @@ def _panel_fractions(ax, fractions: pd.DataFrame, experiment: str) -> dict[str, 
             )
             if outcome == "beat":
                 handles[solver] = h
-    ax.set_xscale("log", base=2)
-    if sizes:
-        ax.set_xticks(sizes)
-        ax.set_xticklabels([str(n) for n in sizes])
-        ax.minorticks_off()
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("number of problems $n$")
+    fraction_vs_n_axis(ax, sizes)
     ax.set_ylabel("fraction of problems")
     ax.set_title("(d) comparison with BFGS")
     return handles
@@ -263,7 +251,7 @@ def _figure_legend(fig, handles: dict[str, object]) -> None:
     """One legend for panels (c, d): every solver, plus the line styles of (d)."""
     from matplotlib.lines import Line2D
 
-    solvers = _ordered(handles)
+    solvers = ordered_solvers(handles)
     items = [handles[s] for s in solvers]
     labels = [solver_label(s) for s in solvers]
     items += [Line2D([], [], color="0.3", ls="-", marker="o"),

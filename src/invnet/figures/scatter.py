@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ..analysis import BASELINE, solver_label, solver_order
+from ..analysis import BASELINE, ordered_solvers, solver_label
 from .base import FigureInputs, FigureSpec
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
@@ -22,8 +22,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     out = out[out["experiment"] == experiment]
     n = int(out["n"].max())
     sel = out[(out["n"] == n) & (out["solver"] != BASELINE)]
-    methods = [s for s in solver_order() if s in set(sel["solver"])]
-    methods += sorted(set(sel["solver"]) - set(methods))
+    methods = ordered_solvers(sel["solver"])
     cols = min(len(methods), 4) or 1
     rows = -(-len(methods) // cols) or 1
     fig, axes = plt.subplots(
@@ -48,7 +47,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
         note = f", {dropped} non-finite left out" if dropped else ""
         ax.set_title(f"{solver_label(solver)}: beats {beat:.2f}, loses {lose:.2f}{note}", fontsize=7)
         ax.set_xlabel(r"$L_\mathrm{BFGS}$")
-        ax.set_ylabel(rf"$L_\mathrm{{{solver_label(solver).replace(' ', '~')}}}$")
+        ax.set_ylabel(f"$L$ of {solver_label(solver)}")
     for ax in list(axes.flat)[len(methods):]:
         ax.set_visible(False)
     fig.suptitle(f"{inputs.labels[experiment]}: per-problem final loss against BFGS, $n = {n}$", fontsize=9)

@@ -96,6 +96,17 @@ def solver_style(solver: str) -> dict[str, Any]:
     }
 
 
+def fraction_vs_n_axis(ax, sizes: list[int]) -> None:
+    """An axis of fractions (0..1) against the number of problems n (log2, one tick per n)."""
+    ax.set_xscale("log", base=2)
+    if sizes:
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([str(n) for n in sizes])
+        ax.minorticks_off()
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("number of problems $n$")
+
+
 def _atomic_savefig(fig: plt.Figure, path: Path, fmt: str, metadata: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp.{os.getpid()}"
