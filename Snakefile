@@ -27,9 +27,15 @@ rule all:
 
 
 rule table2:
-    """Table 2 (beat/tie/lose against BFGS)."""
+    """Table 2 (beat/tie/lose against BFGS, with what each method spent)."""
     input:
         table_files("table2"),
+
+
+rule table4:
+    """Table 4 (compute cost: evaluations per problem, wall time)."""
+    input:
+        table_files("table4"),
 
 
 # One named target per registered figure (`snakemake fig3`, `snakemake scatter`, ...).

@@ -259,7 +259,57 @@ def test_write_table2(tmp_path):
     assert back.loc[0, "beat_mean"] == pytest.approx(0.5)
     assert back.loc[0, "beat_std"] == pytest.approx(np.std([1 / 3, 2 / 3], ddof=1))
     tex = out["tex"].read_text()
-    assert r"\begin{tabular}{llrcccr}" in tex and r"0.50 $\pm$ 0.24" in tex
+    assert r"\begin{tabular}{llrcccrrr}" in tex and r"0.50 $\pm$ 0.24" in tex
+    # what each spent, next to the fractions: jpo 5 evaluations per problem, bfgs 5 too
+    assert back.loc[0, "mean_evaluations_mean"] == 5 and back.loc[0, "bfgs_evaluations_mean"] == 5
     md = out["md"].read_text()
     assert "0.50 ± 0.24" in md and "JPO" in md
     assert not list(tmp_path.glob(".*.tmp.*"))  # atomic writes leave no temporary files
+
+
+def _multistart_artifact(tmp_path, seed: int, start_loss, start_evals):
+    start_loss, start_evals = np.asarray(start_loss, float), np.asarray(start_evals)
+    path = tmp_path / f"bfgs_multistart_seed{seed}.h5"
+    write_h5(
+        path,
+        {"x": np.ones((3, 2)), "loss": start_loss.min(axis=1), "iterations": np.ones(3, int),
+         "evaluations": start_evals.sum(axis=1), "loss_history": np.array([1.0]),
+         "history_step": np.array([0]), "start_loss": start_loss, "start_evaluations": start_evals},
+        {"experiment": "wavepacket", "solver": "bfgs_multistart", "n": 3, "seed": seed,
+         "provenance": {"wall_time_s": 2.0}, "config": {"solver": {"budget": [1, 2, 3]}}},
+    )
+    return path
+
+
+def test_budget_frame_compares_every_method_with_best_of_k_starts(tmp_path):
+    runs, data = _fake_artifacts(tmp_path)
+    # seed 0: jpo losses [0.5, 1.0, 2.0]; starts per problem (x0 first, then two prior draws)
+    runs.append(_multistart_artifact(tmp_path, 0, [[1.0, 0.4, 0.1], [1.0, 2.0, 1.0], [3.0, 3.0, 1.5]],
+                                     [[5, 6, 7], [5, 5, 5], [4, 4, 4]]))
+    runs.append(_multistart_artifact(tmp_path, 1, [[0.2, 0.2, 0.2]] * 3, [[1, 1, 1]] * 3))
+    bud = analysis.aggregate(runs, data)["budget"]
+    jpo0 = bud[(bud["solver"] == "jpo") & (bud["seed"] == 0)].set_index("starts")
+    # k = 1: [1, 1, 3] -> jpo beats, ties, beats; k = 2: [0.4, 1, 3] -> lose, tie, beat;
+    # k = 3: [0.1, 1, 1.5] -> lose, tie, lose
+    assert jpo0.loc[1, ["beat", "tie", "lose"]].tolist() == pytest.approx([2 / 3, 1 / 3, 0])
+    assert jpo0.loc[2, ["beat", "tie", "lose"]].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3])
+    assert jpo0.loc[3, ["beat", "tie", "lose"]].tolist() == pytest.approx([0, 1 / 3, 2 / 3])
+    assert jpo0["evaluations_classical"].tolist() == pytest.approx([14 / 3, 29 / 3, 45 / 3])
+    assert jpo0["evaluations_method"].tolist() == pytest.approx([5, 5, 5])
+    assert jpo0.loc[3, "mean_loss_classical"] == pytest.approx((0.1 + 1.0 + 1.5) / 3)
+    # bfgs itself is a method compared with the multi-start too; k = 1 (x0) equals it here
+    bfgs0 = bud[(bud["solver"] == "bfgs") & (bud["seed"] == 0)].set_index("starts")
+    assert bfgs0.loc[1, "tie"] == pytest.approx(2 / 3)
+    assert set(bud["solver"]) == {"bfgs", "jpo"}
+
+
+def test_write_table4(tmp_path):
+    runs, data = _fake_artifacts(tmp_path)
+    summary = analysis.aggregate(runs, data)["summary"]
+    out = {ext: tmp_path / f"table4.{ext}" for ext in ("csv", "tex", "md")}
+    numeric = tables.write_table4([summary], out["csv"], out["tex"], out["md"], labels={"wavepacket": "Wave packet"})
+    assert numeric["solver"].tolist() == ["bfgs", "jpo"]
+    assert numeric["mean_evaluations_mean"].tolist() == [5, 5]
+    assert numeric["wall_time_s_mean"].tolist() == [1.5, 1.5]
+    md = out["md"].read_text()
+    assert "Wave packet" in md and "Evals / problem" in md and "1.50 ± 0.00" in md

@@ -76,7 +76,7 @@ def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> lis
                 ]
         paths += [
             f"results/aggregate/{experiment}/{t}.csv"
-            for t in ("outcomes", "fractions", "summary", "history", "test")
+            for t in ("outcomes", "fractions", "summary", "history", "test", "budget")
         ]
         for name, spec in figures().items():
             if spec.per_experiment and spec.families is None:  # generic: every experiment
@@ -86,7 +86,7 @@ def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> lis
         if matching:
             paths += [f"results/figures/{name}.{ext}" for ext in ("pdf", "png")]
             paths += [f"results/aggregate/{e}/panels/{name}.h5" for e in matching[:1]]
-    paths += [f"results/tables/table2.{ext}" for ext in ("csv", "tex", "md")]
+    paths += [f"results/tables/{t}.{ext}" for t in ("table2", "table4") for ext in ("csv", "tex", "md")]
     return paths
 
 
@@ -142,24 +142,24 @@ def test_smoke_dag_end_to_end(smoke_run):
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
-# 1 experiment, 2 n x 2 seeds = 4 problem sets, 7 solvers). A figure's panel step reads every
-# run of the representative problem set, so it follows any solver change.
+# 1 experiment, 2 n x 2 seeds = 4 problem sets, 8 solvers, 3 generic figures). A figure's panel
+# step reads every run of the representative problem set, so it follows any solver change.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
-        "generate_data": 4, "solve": 28, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
+        "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
+        "plot_experiment_figure": 3, "make_table2": 1, "make_table4": 1, "all": 1,
     },
     "solvers/gd.py": {
         "solve": 4, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
+        "plot_experiment_figure": 3, "make_table2": 1, "make_table4": 1, "all": 1,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
         "solve": 16, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
+        "plot_experiment_figure": 3, "make_table2": 1, "make_table4": 1, "all": 1,
     },
     "figures/scatter.py": {"plot_experiment_figure": 1, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
-    "tables.py": {"make_table2": 1, "all": 1},
+    "tables.py": {"make_table2": 1, "make_table4": 1, "all": 1},
 }
 
 

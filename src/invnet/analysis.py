@@ -15,6 +15,13 @@ Frames (one row per ...):
 - ``history``: (experiment, solver, n, seed, step): mean training loss.
 - ``test``: (experiment, solver, n, seed, problem): test_loss, for solvers evaluated on the
   held-out test set.
+- ``budget``: (experiment, solver, n, seed, starts): how method ``solver`` fares against the
+  best of the first ``starts`` runs of a multi-start classical baseline (``bfgs_multistart``)
+  and what each spent: beat/tie/lose, evaluations per problem of the baseline
+  (``evaluations_classical``) and of the method (``evaluations_method``), mean losses.
+
+Evaluations count forward passes through F per problem (each with its gradient for every
+method here); a JPO training step evaluates every problem once.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ log = logging.getLogger("invnet.analysis")
 BASELINE = "bfgs"
 OUTCOMES = ("beat", "tie", "lose")
 RUN_KEYS = ["experiment", "solver", "n", "seed"]
-SUMMARY_QUANTITIES = ("beat", "tie", "lose", "mean_loss", "median_loss", "wall_time_s")
+SUMMARY_QUANTITIES = ("beat", "tie", "lose", "mean_loss", "median_loss", "wall_time_s", "mean_evaluations")
+BUDGET_KEYS = ["experiment", "solver", "n", "seed", "starts"]
 
 
 def solver_order() -> list[str]:
@@ -165,7 +173,7 @@ def load_runs(
     mean evaluations), ``history`` and ``test``.
     """
     data = _read_data(data_paths)
-    problems, runs, history, test = [], [], [], []
+    problems, runs, history, test, starts = [], [], [], [], []
     seen: set[tuple] = set()
     for path in run_paths:
         arrays, attrs = read_h5(path)
@@ -225,6 +233,18 @@ def load_runs(
                      "step": steps.astype(np.int64), "loss": hist}
                 )
             )
+        if "start_loss" in arrays:  # a multi-start run: best of the first k starts for each k
+            from .solvers.multistart import best_of_first
+
+            config = attrs.get("config") if isinstance(attrs.get("config"), dict) else {}
+            budget = (config.get("solver") or {}).get("budget") or [arrays["start_loss"].shape[1]]
+            for k in sorted(int(b) for b in budget):
+                best, evals = best_of_first(arrays["start_loss"], arrays["start_evaluations"], k)
+                starts.append(
+                    pd.DataFrame({"experiment": experiment, "classical": solver, "n": n, "seed": seed,
+                                  "starts": k, "problem": np.arange(n), "loss_classical": best,
+                                  "evaluations_classical": evals})
+                )
         if "test_loss" in arrays:
             tl = np.asarray(arrays["test_loss"], dtype=np.float64).ravel()
             test.append(
@@ -242,6 +262,8 @@ def load_runs(
         "runs": pd.DataFrame(runs, columns=RUN_KEYS + ["wall_time_s", "mean_evaluations"]),
         "history": concat(history, RUN_KEYS + ["step", "loss"]),
         "test": concat(test, RUN_KEYS + ["problem", "test_loss"]),
+        "starts": concat(starts, ["experiment", "classical", "n", "seed", "starts", "problem",
+                                  "loss_classical", "evaluations_classical"]),
     }
 
 
@@ -353,10 +375,32 @@ def history_band(
     return pd.concat(out, ignore_index=True)
 
 
+def budget(problems: pd.DataFrame, starts: pd.DataFrame, rtol: float = 1e-3) -> pd.DataFrame:
+    """Every method against a multi-start baseline at each recorded number of starts (see the
+    module docstring, frame ``budget``)."""
+    columns = BUDGET_KEYS + ["classical", *OUTCOMES, "evaluations_classical", "evaluations_method",
+                             "mean_loss_classical", "mean_loss_method"]
+    if starts.empty:
+        return pd.DataFrame(columns=columns)
+    keys = ["experiment", "n", "seed", "problem"]
+    methods = problems[~problems["solver"].isin(set(starts["classical"]))]
+    merged = starts.merge(methods[keys + ["solver", "loss", "evaluations"]], on=keys, how="inner")
+    rows = []
+    for key, grp in merged.groupby(["experiment", "solver", "n", "seed", "starts", "classical"], sort=False):
+        row = dict(zip(BUDGET_KEYS + ["classical"], key))
+        row.update(outcome_fractions(compare(grp["loss"], grp["loss_classical"], rtol)))
+        row["evaluations_classical"] = float(grp["evaluations_classical"].mean())
+        row["evaluations_method"] = float(grp["evaluations"].mean())
+        row["mean_loss_classical"] = float(grp["loss_classical"].mean())
+        row["mean_loss_method"] = float(grp["loss"].mean())
+        rows.append(row)
+    return sort_frame(pd.DataFrame(rows, columns=columns), ["starts"])
+
+
 def aggregate(
     run_paths: Iterable[str | PathLike], data_paths: Iterable[str | PathLike] = (), rtol: float = 1e-3
 ) -> dict[str, pd.DataFrame]:
-    """All frames of one experiment: outcomes, fractions, summary, history, test."""
+    """All frames of one experiment: outcomes, fractions, summary, history, test, budget."""
     raw = load_runs(run_paths, data_paths)
     outcomes = with_outcomes(raw["problems"], rtol)
     frac = fractions(outcomes, raw["runs"])
@@ -369,4 +413,5 @@ def aggregate(
         "summary": summarize(frac),
         "history": sort_frame(raw["history"], ["step"]),
         "test": sort_frame(raw["test"], ["problem"]),
+        "budget": budget(raw["problems"], raw["starts"], rtol),
     }

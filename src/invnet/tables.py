@@ -148,18 +148,33 @@ def mean_pm_std(mean: float, std: float, digits: int = 2, pm: str = "±") -> str
 def table2(fractions: pd.DataFrame, experiments: Sequence[str] = ()) -> pd.DataFrame:
     """Beat/tie/lose fractions against BFGS per experiment, solver and n, over seeds.
 
-    Columns: experiment, solver, n, n_seeds, then <outcome>_{mean,std,min,max}. BFGS itself
+    Columns: experiment, solver, n, n_seeds, then <outcome>_{mean,std,min,max}, what the method
+    spent (``mean_evaluations_*``: evaluations per problem; ``wall_time_s_*``) and what BFGS spent
+    on the same problems (``bfgs_evaluations_mean``, ``bfgs_wall_time_s_mean``). BFGS itself
     (the baseline) is left out. Experiments in the order of ``experiments`` (config order).
     """
-    frac = fractions[fractions["solver"] != BASELINE]
-    summary = summarize(frac, OUTCOMES)
+    cost = ("mean_evaluations", "wall_time_s")
+    summary = summarize(fractions, OUTCOMES + tuple(q for q in cost if q in fractions.columns))
+    stats = ("mean", "std", "min", "max")
     cols = ["experiment", "solver", "n", "n_seeds"] + [
-        f"{o}_{s}" for o in OUTCOMES for s in ("mean", "std", "min", "max")
+        f"{q}_{s}" for q in OUTCOMES + cost for s in stats if f"{q}_{s}" in summary.columns
     ]
-    return sort_frame(summary[cols], experiments=experiments)
+    base = summary[summary["solver"] == BASELINE]
+    base = base[["experiment", "n"] + [c for c in ("mean_evaluations_mean", "wall_time_s_mean") if c in base]]
+    base = base.rename(columns={"mean_evaluations_mean": "bfgs_evaluations_mean",
+                                "wall_time_s_mean": "bfgs_wall_time_s_mean"})
+    out = summary.loc[summary["solver"] != BASELINE, cols].merge(base, on=["experiment", "n"], how="left")
+    return sort_frame(out, experiments=experiments)
 
 
 OUTCOME_HEADERS = {"beat": "Beats BFGS", "tie": "Tie", "lose": "BFGS better"}
+
+
+def _count(value: float) -> str:
+    """Evaluations per problem: integers as such, '–' when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def table2_display(
@@ -181,9 +196,11 @@ def table2_display(
         }
         for o in OUTCOMES:
             row[OUTCOME_HEADERS[o]] = mean_pm_std(rec[f"{o}_mean"], rec[f"{o}_std"], pm=pm)
+        row["Evals"] = _count(rec.get("mean_evaluations_mean", float("nan")))
+        row["BFGS evals"] = _count(rec.get("bfgs_evaluations_mean", float("nan")))
         row["Seeds"] = str(int(rec["n_seeds"]))
         rows.append(row)
-    columns = ["Experiment", "Method", "n", *OUTCOME_HEADERS.values(), "Seeds"]
+    columns = ["Experiment", "Method", "n", *OUTCOME_HEADERS.values(), "Evals", "BFGS evals", "Seeds"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -193,12 +210,14 @@ def table2_caption(rtol: float, latex: bool = True) -> str:
             "Fraction of problems on which each method beats BFGS "
             rf"($L_M < L_\mathrm{{BFGS}}\,(1-r)$), ties, or is beaten by it "
             rf"($L_M > L_\mathrm{{BFGS}}\,(1+r)$), $r = {rtol:g}$; "
-            r"mean $\pm$ standard deviation over seeds."
+            r"mean $\pm$ standard deviation over seeds. Evals: forward (and gradient) evaluations "
+            r"per problem spent by the method and by BFGS, mean over seeds."
         )
     return (
         "Fraction of problems on which each method beats BFGS (L_M < L_BFGS·(1−r)), ties, "
         f"or is beaten by it (L_M > L_BFGS·(1+r)), r = {rtol:g}; mean ± standard deviation "
-        "over seeds."
+        "over seeds. Evals: forward (and gradient) evaluations per problem spent by the method "
+        "and by BFGS, mean over seeds."
     )
 
 
@@ -232,9 +251,60 @@ def write_table2(
         md,
         caption=table2_caption(rtol),
         label="tab:beat-bfgs",
-        align="llrcccr",
+        align="llrcccrrr",
         caption_md=table2_caption(rtol, latex=False),
     )
+    return numeric
+
+
+# ------------------------------------------------------------------------------ table 4
+
+
+def table4(summaries: pd.DataFrame, experiments: Sequence[str] = ()) -> pd.DataFrame:
+    """Compute cost per experiment, solver and n: evaluations per problem, wall time and the mean
+    final loss they bought (mean and std over seeds), from the aggregate ``summary`` frames."""
+    cols = ["experiment", "solver", "n", "n_seeds"] + [
+        f"{q}_{s}" for q in ("mean_evaluations", "wall_time_s", "mean_loss") for s in ("mean", "std")
+    ]
+    return sort_frame(summaries[[c for c in cols if c in summaries.columns]], experiments=experiments)
+
+
+def table4_display(numeric: pd.DataFrame, latex: bool, labels: dict[str, str]) -> pd.DataFrame:
+    pm = r"$\pm$" if latex else "±"
+    esc = latex_escape if latex else str
+    rows = []
+    for rec in numeric.to_dict("records"):
+        rows.append({
+            "Experiment": esc(labels.get(rec["experiment"], rec["experiment"])),
+            "Method": esc(solver_label(rec["solver"])),
+            "n": str(int(rec["n"])),
+            "Evals / problem": _count(rec["mean_evaluations_mean"]),
+            "Wall time [s]": mean_pm_std(rec["wall_time_s_mean"], rec["wall_time_s_std"], pm=pm),
+            "Mean loss": mean_pm_std(rec["mean_loss_mean"], rec["mean_loss_std"], digits=4, pm=pm),
+            "Seeds": str(int(rec["n_seeds"])),
+        })
+    columns = ["Experiment", "Method", "n", "Evals / problem", "Wall time [s]", "Mean loss", "Seeds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_table4(
+    summary_frames: Iterable[pd.DataFrame],
+    csv: str | os.PathLike,
+    tex: str | os.PathLike,
+    md: str | os.PathLike,
+    labels: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Build Table 4 (compute cost) from the per-experiment summary frames and write it."""
+    labels = labels or {}
+    frames = [f for f in summary_frames if not f.empty]
+    numeric = table4(pd.concat(frames, ignore_index=True), experiments=list(labels))
+    caption = (
+        "Compute cost of every method: forward (and gradient) evaluations per problem, wall time "
+        "of the whole run (all n problems) and the mean final training loss, mean and standard "
+        "deviation over seeds."
+    )
+    write_table(numeric, table4_display(numeric, True, labels), table4_display(numeric, False, labels),
+                csv, tex, md, caption=caption, label="tab:cost", align="llrrrrr", caption_md=caption)
     return numeric
 
 
@@ -249,4 +319,5 @@ __all__: Sequence[str] = [
     "write_csv",
     "write_table",
     "write_table2",
+    "write_table4",
 ]

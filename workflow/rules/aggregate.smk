@@ -9,6 +9,7 @@ rule aggregate:
         summary="results/aggregate/{experiment}/summary.csv",
         history="results/aggregate/{experiment}/history.csv",
         test="results/aggregate/{experiment}/test.csv",
+        budget="results/aggregate/{experiment}/budget.csv",
     log:
         "logs/aggregate/{experiment}.log",
     benchmark:

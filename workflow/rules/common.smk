@@ -94,7 +94,7 @@ wildcard_constraints:
 DATA = "results/data/{experiment}/n{n}/seed{seed}.h5"
 RUN = "results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5"
 AGGREGATE = "results/aggregate/{experiment}/{table}.csv"
-AGGREGATE_TABLES = ["outcomes", "fractions", "summary", "history", "test"]
+AGGREGATE_TABLES = ["outcomes", "fractions", "summary", "history", "test", "budget"]
 PANELS = "results/aggregate/{experiment}/panels/{figure}.h5"
 
 
@@ -140,6 +140,7 @@ def all_targets():
         targets
         + [p for f in FIGURES for p in figure_targets(f)]
         + table_files("table2")
+        + table_files("table4")
     )
 
 
@@ -255,6 +256,10 @@ def get_combined_figure_params(wildcards):
 
 def get_table2_input(wildcards):
     return [aggregate_file(e, "fractions") for e in EXPERIMENTS]
+
+
+def get_table4_input(wildcards):
+    return [aggregate_file(e, "summary") for e in EXPERIMENTS]
 
 
 # ----------------------------------------------------------------------------- resources

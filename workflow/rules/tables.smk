@@ -18,3 +18,24 @@ rule make_table2:
         code=code_fingerprint("invnet.tables"),
     script:
         "../scripts/make_table2.py"
+
+
+rule make_table4:
+    """Table 4: compute cost per method (evaluations per problem, wall time, mean loss),
+    per experiment and n, mean and spread over seeds (CSV, LaTeX booktabs, Markdown)."""
+    input:
+        summaries=get_table4_input,
+    output:
+        csv=report("results/tables/table4.csv", category="Tables"),
+        tex="results/tables/table4.tex",
+        md="results/tables/table4.md",
+    log:
+        "logs/tables/table4.log",
+    localrule: True
+    conda:
+        "../../envs/jobs.yaml"
+    params:
+        labels={e: block(e)["label"] for e in EXPERIMENTS},
+        code=code_fingerprint("invnet.tables"),
+    script:
+        "../scripts/make_table4.py"

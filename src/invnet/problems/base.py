@@ -97,6 +97,12 @@ class ProblemFamily(ABC):
         """(dim, 2) box of plausible parameters: used by L-BFGS-B and to normalise networks."""
         return np.asarray(self.params["bounds"], dtype=np.float64)
 
+    def sample_prior(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n draws (n, dim) of the unknowns from the family's prior, e.g. for multi-start
+        baselines. Default: uniform in ``bounds``; families with a narrower prior override it."""
+        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
+        return lo + (hi - lo) * rng.uniform(size=(n, self.dim))
+
     @classmethod
     def display_name(cls) -> str:
         return cls.label or cls.name

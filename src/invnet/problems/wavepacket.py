@@ -65,11 +65,14 @@ class WavePacket(ProblemFamily):
     def loss(self, y: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
         return ((y - y_target) ** 2).mean(dim=-1)
 
+    def sample_prior(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(t0, A) uniform in ``t0_range`` x ``amplitude_range`` (the prior the targets come from)."""
+        p = self.params
+        return np.stack([rng.uniform(*p["t0_range"], size=n), rng.uniform(*p["amplitude_range"], size=n)], axis=1)
+
     def sample(self, n: int, rng: np.random.Generator) -> ProblemSet:
         p = self.params
-        t0 = rng.uniform(*p["t0_range"], size=n)
-        amp = rng.uniform(*p["amplitude_range"], size=n)
-        x_true = np.stack([t0, amp], axis=1)
+        x_true = self.sample_prior(n, rng)
         clean = self.forward(torch.as_tensor(x_true, dtype=torch.float64)).numpy()
         y = clean + p["noise"] * rng.standard_normal(clean.shape)
         return ProblemSet(y_target=y, x_true=x_true, gamma=None)

@@ -86,6 +86,9 @@ class Solver(ABC):
     cost: ClassVar[float] = 1.0  # relative runtime per problem, to size cluster runtimes
     settings_spec: ClassVar[dict[str, ParamSpec]] = {}
     needs: ClassVar[str | None] = None  # solver whose solutions this one starts from
+    # The knobs a tuning sweep tries (``python -m invnet.tuning``): setting -> values; the grid
+    # is their product. Declared with the solver so every method is tuned the same documented way.
+    tuning: ClassVar[dict[str, list[Any]]] = {}
 
     @classmethod
     def display_name(cls) -> str:
@@ -94,7 +97,14 @@ class Solver(ABC):
     @classmethod
     def resolve_settings(cls, experiment: str, settings: dict[str, Any] | None) -> dict[str, Any]:
         """Fill defaults and type-check this solver's config block; errors name the key."""
-        return resolve(cls.settings_spec, settings, f"experiments.{experiment}.solvers.{cls.name}")
+        where = f"experiments.{experiment}.solvers.{cls.name}"
+        out = resolve(cls.settings_spec, settings, where)
+        cls.check_settings(out, where)
+        return out
+
+    @classmethod
+    def check_settings(cls, settings: dict[str, Any], where: str) -> None:
+        """Cross-checks between settings; raise ConfigError naming ``where.<key>``."""
 
     @abstractmethod
     def solve(self, ctx: SolveContext) -> SolveResult:

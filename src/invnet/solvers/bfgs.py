@@ -20,6 +20,7 @@ class BFGS(Solver):
     label = "BFGS"
     order = 0
     style = {"color": (0.0, 0.0, 0.0), "marker": "o"}
+    tuning = {"gtol": [1e-3, 1e-5, 1e-7]}
     settings_spec = {
         "gtol": ParamSpec(1e-5, float, positive=True, doc="SciPy gtol (inf-norm of the gradient)"),
         "maxiter": ParamSpec(1000, int, positive=True, doc="SciPy maxiter"),

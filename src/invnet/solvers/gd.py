@@ -17,6 +17,7 @@ from .base import SolveContext, SolveResult, Solver, subsample_history
 
 class _FirstOrder(Solver):
     cost = 2.0
+    tuning = {"lr": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]}
     settings_spec = {
         "lr": ParamSpec(1e-2, float, positive=True, doc="step size"),
         "steps": ParamSpec(1000, int, positive=True, doc="iterations per problem"),

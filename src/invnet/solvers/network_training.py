@@ -24,12 +24,16 @@ NETWORK_SETTINGS = {
     "lr": ParamSpec(1e-3, float, positive=True, doc="Adam learning rate"),
     "steps": ParamSpec(2000, int, positive=True, doc="full-batch Adam steps"),
     "adam_eps": ParamSpec(1e-7, float, positive=True, doc="Adam epsilon (PhiML default 1e-7)"),
+    "lr_schedule": ParamSpec(
+        "constant", str, choices=("constant", "cosine"), doc="learning rate over training: constant or cosine decay to 0"
+    ),
     "history_points": ParamSpec(200, int, positive=True, doc="max loss-history entries"),
 }
 
 
 class _NetworkSolver(Solver):
     cost = 2.0
+    tuning = {"hidden": [[32, 32], [64, 64], [128, 128]], "lr": [3e-4, 1e-3, 3e-3], "lr_schedule": ["constant", "cosine"]}
 
     def training_loss(self, ctx: SolveContext, x: torch.Tensor, obj) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(scalar training loss, per-problem true losses or None if not computed)."""
@@ -45,6 +49,9 @@ class _NetworkSolver(Solver):
             feats, fam.x0, fam.bounds, s["hidden"], s["activation"], torch_generator(ctx.seed, "network-init")
         )
         opt = torch.optim.Adam(net.parameters(), lr=s["lr"], eps=s["adam_eps"])
+        schedule = None
+        if s["lr_schedule"] == "cosine":
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s["steps"])
         record = set(subsample_history(s["steps"], s["history_points"]).tolist())
         hist, hist_step = [], []
         last_report = time.perf_counter()
@@ -60,9 +67,11 @@ class _NetworkSolver(Solver):
                 hist_step.append(k)
             train_loss.backward()
             opt.step()
+            if schedule is not None:
+                schedule.step()
             if time.perf_counter() - last_report > 10:
                 last_report = time.perf_counter()
-                ctx.progress(f"{self.name}: step {k}/{s['steps']} training loss {float(train_loss):.4e}")
+                ctx.progress(f"{self.name}: step {k}/{s['steps']} training loss {float(train_loss.detach()):.4e}")
         with torch.no_grad():
             x = net(feats)
             final = obj(x)

@@ -1,0 +1,119 @@
+"""Budget figure for every experiment: where a win costs what.
+
+(a) fraction of problems on which JPO beats the classical baseline at equal footing with it: the
+    best of the first k BFGS runs from x0 and prior draws (``bfgs_multistart``), against the
+    evaluations per problem those k runs spent (one line per n, mean ± std over seeds; dashed:
+    the baseline better); JPO's own evaluations per problem marked.
+(b) mean final loss against evaluations per problem for every method (largest n, mean over
+    seeds), the multi-start baseline as a curve over k.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..analysis import ordered_solvers, seed_spread, solver_label
+from .base import FigureInputs, FigureSpec
+from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
+
+METHOD = "jpo"  # the method the paper's claim is about
+
+
+def _plain_log_axis(ax) -> None:
+    """Log x axis with plain numbers (1, 10, 100, ...) and unlabelled minor ticks."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _no_data(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=7, wrap=True)
+    ax.set_axis_off()
+
+
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    apply_style()
+    experiment = inputs.experiments[0]
+    bud = inputs.tables["budget"]
+    bud = bud[bud["experiment"] == experiment] if not bud.empty else bud
+    summ = inputs.tables["summary"]
+    summ = summ[summ["experiment"] == experiment]
+    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN, 2.9), layout="constrained")
+
+    sel = bud[bud["solver"] == METHOD] if not bud.empty else bud
+    if sel.empty:
+        _no_data(ax_a, f"no {solver_label(METHOD)} and multi-start runs to compare\n"
+                       "(add jpo and bfgs_multistart to the experiment's solvers)")
+    else:
+        sizes = sorted(int(n) for n in sel["n"].unique())
+        shades = plt.get_cmap("Blues")(np.linspace(0.45, 0.95, len(sizes)))
+        for n, color in zip(sizes, shades):
+            grp = sel[sel["n"] == n]
+            ks = sorted(int(k) for k in grp["starts"].unique())
+            evals = [grp.loc[grp["starts"] == k, "evaluations_classical"].mean() for k in ks]
+            for outcome, ls in (("beat", "-"), ("lose", "--")):
+                stats = [seed_spread(grp.loc[grp["starts"] == k, outcome]) for k in ks]
+                ax_a.errorbar(evals, [s["mean"] for s in stats], yerr=np.nan_to_num([s["std"] for s in stats]),
+                              color=color, ls=ls, marker="o", mfc=color if ls == "-" else "white",
+                              lw=1.1 if ls == "-" else 0.8)
+            if n == sizes[-1]:  # name the number of starts k at each point of the largest n
+                beat = [seed_spread(grp.loc[grp["starts"] == k, "beat"])["mean"] for k in ks]
+                for k, e, b in zip(ks, evals, beat):
+                    ax_a.annotate(f"k={k}", (e, b), textcoords="offset points", xytext=(5, -11),
+                                  ha="left", fontsize=6, color="0.25")
+        jpo_evals = float(sel["evaluations_method"].mean())
+        jpo_color = solver_style(METHOD)["color"]
+        ax_a.axvline(jpo_evals, color=jpo_color, lw=1.0, ls=":")
+        _plain_log_axis(ax_a)
+        ax_a.set_ylim(-0.02, 1.45)
+        ax_a.set_xlabel("evaluations per problem of the multi-start baseline")
+        ax_a.set_ylabel("fraction of problems")
+        handles = [Line2D([], [], color=c, marker="o", label=f"$n = {n}$") for n, c in zip(sizes, shades)]
+        handles += [Line2D([], [], color="0.3", ls="-", label=f"{solver_label(METHOD)} better"),
+                    Line2D([], [], color="0.3", ls="--", mfc="white", marker="o", label="multi-start better"),
+                    Line2D([], [], color=jpo_color, ls=":", label=f"{solver_label(METHOD)}: {jpo_evals:,.0f} evals")]
+        ax_a.legend(handles=handles, loc="upper center", ncol=2, fontsize=6)
+    ax_a.set_title(f"(a) {solver_label(METHOD)} against best of k BFGS starts", fontsize=8)
+
+    if summ.empty:
+        _no_data(ax_b, "no runs")
+    else:
+        n = int(summ["n"].max())
+        at_n = summ[summ["n"] == n]
+        for solver in ordered_solvers(at_n["solver"]):
+            row = at_n[at_n["solver"] == solver].iloc[0]
+            style = solver_style(solver)
+            curve = bud[(bud["n"] == n) & (bud["classical"] == solver)] if not bud.empty else bud
+            if not curve.empty:
+                ks = sorted(int(k) for k in curve["starts"].unique())
+                e = [curve.loc[curve["starts"] == k, "evaluations_classical"].mean() for k in ks]
+                loss = [curve.loc[curve["starts"] == k, "mean_loss_classical"].mean() for k in ks]
+                ax_b.plot(e, loss, color=style["color"], ls=style["linestyle"], marker=style["marker"],
+                          label=f"{style['label']} (k = {ks[0]}…{ks[-1]})")
+            else:
+                ax_b.plot([row["mean_evaluations_mean"]], [row["mean_loss_mean"]], ls="none",
+                          color=style["color"], marker=style["marker"], ms=6, label=style["label"])
+        _plain_log_axis(ax_b)
+        low, high = ax_b.get_ylim()
+        ax_b.set_ylim(low, high + 0.55 * (high - low))
+        ax_b.set_xlabel("evaluations per problem")
+        ax_b.set_ylabel("mean final loss")
+        ax_b.legend(fontsize=6, loc="upper center", ncol=2)
+        ax_b.set_title(f"(b) loss against cost, $n = {n}$", fontsize=8)
+    fig.suptitle(f"{inputs.labels[experiment]}: what each method spent", fontsize=9)
+    save_figure(fig, pdf, png)
+
+
+FIGURE = FigureSpec(
+    name="budget",
+    doc="JPO against multi-start BFGS at matched evaluations; loss against cost for every method",
+    plot=plot,
+    reads=("budget", "summary"),
+)
