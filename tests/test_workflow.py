@@ -60,8 +60,11 @@ def _snakemake(
 
 def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> list[str]:
     """Every file the default target must produce for ``config``; ``combined`` maps each
-    figure drawn over several experiments to the families it applies to."""
+    figure drawn over several experiments to the families it applies to (``()``: a figure not
+    drawn from experiments, e.g. from a study's table or from nothing)."""
+    from invnet.config import resolve_config
     from invnet.figures import figures
+    from invnet.studies import studies
 
     paths = []
     families = {}
@@ -82,11 +85,22 @@ def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> lis
             if spec.per_experiment and spec.families is None:  # generic: every experiment
                 paths += [f"results/figures/{experiment}/{name}.{ext}" for ext in ("pdf", "png")]
     for name, fams in combined.items():
+        if fams == ():
+            paths += [f"results/figures/{name}.{ext}" for ext in ("pdf", "png")]
+            continue
         matching = [e for e, f in families.items() if f in fams]
         if matching:
             paths += [f"results/figures/{name}.{ext}" for ext in ("pdf", "png")]
             paths += [f"results/aggregate/{e}/panels/{name}.h5" for e in matching[:1]]
     paths += [f"results/tables/table2.{ext}" for ext in ("csv", "tex", "md")]
+    for name, settings in resolve_config(config, check_cuda=False)["studies"].items():
+        spec = studies()[name]
+        paths.append(f"results/tables/{spec.table}.csv")
+        paths += [
+            f"results/studies/{name}/{part}/chunk{k}.h5"
+            for part in spec.parts(settings)
+            for k in range(len(spec.chunks(settings)))
+        ]
     return paths
 
 
@@ -127,15 +141,16 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert "Using workflow specific profile profiles/default" in run.stderr
 
     smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
-    missing = [p for p in _expected_outputs(smoke, {"fig3": ("wavepacket",)}) if not (work / p).is_file()]
+    combined = {"fig3": ("wavepacket",), "fig1": (), "fig2": ()}
+    missing = [p for p in _expected_outputs(smoke, combined) if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
-    for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels"):
+    for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels", "studies"):
         assert list((work / "logs" / rule_dir).rglob("*.log")), f"no logs for {rule_dir}"
         assert list((work / "results" / "benchmarks" / rule_dir).rglob("*.tsv"))
     assert not list((work / "results").rglob(".*.tmp.*")), "temporary files left behind"
 
     # Nothing left to do: neither for the default target nor for the named targets.
-    for target in ((), ("fig3",), ("table2",), ("scatter",)):
+    for target in ((), ("fig3",), ("table2",), ("scatter",), ("fig1",), ("fig2",)):
         dry = _snakemake(work, *target, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
         assert dry.returncode == 0, dry.stderr[-3000:]
         assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
