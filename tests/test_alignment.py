@@ -66,6 +66,19 @@ def test_first_order_change_matches_a_tiny_step(random_head):
         assert float(torch.linalg.norm(actual - head_only) / torch.linalg.norm(actual)) > 1e-2
 
 
+@pytest.mark.parametrize("random_head", [False, True])
+def test_layerwise_kernel_equals_the_jacobian_kernel(random_head):
+    net = al.make_network(settings(hidden=[6, 5]), torch_generator(4, "test"))
+    if random_head:
+        net = _random_head(net, 2)
+    gamma = torch.linspace(-1, 1, 9, dtype=torch.float64)
+    other = torch.linspace(-0.7, 0.9, 4, dtype=torch.float64)
+    for b in (None, other):
+        fast = al.tangent_kernel(net, gamma, b)
+        slow = al.tangent_kernel_jacobian(net, gamma, b)
+        assert torch.allclose(fast, slow, rtol=1e-12, atol=1e-12)
+
+
 def test_kernel_of_the_jpo_start_is_the_last_layer_features():
     """Zero last layer (JPO's start): only the last layer has a gradient, K = φφᵀ + 1."""
     net = al.make_network(settings(hidden=[8, 8]), torch_generator(0, "test"))

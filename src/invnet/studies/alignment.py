@@ -73,7 +73,7 @@ SETTINGS: dict[str, ParamSpec] = {
     ),
     "c_n": ParamSpec(64, int, minimum=1, doc="panel c: number of problems"),
     "d_noise": ParamSpec(1.0, float, positive=True, doc="panel d: noise amplitude a"),
-    "theory_grid": ParamSpec(200, int, minimum=16, doc="panel b theory: quadrature points of the γ prior"),
+    "theory_grid": ParamSpec(100, int, minimum=16, doc="panel b theory: quadrature points of the γ prior"),
     "split_panels": ParamSpec(False, bool, doc="one job per panel and seed chunk (else one job for all panels)"),
 }
 
@@ -116,10 +116,42 @@ def jacobian(net: nn.Module, gamma: torch.Tensor) -> torch.Tensor:
     return torch.cat([jac[k].reshape(gamma.shape[0], -1) for k in params], dim=1)
 
 
-def tangent_kernel(net: nn.Module, gamma: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
-    """K(γ_i, γ'_j) = J(γ_i) · J(γ'_j), the network's tangent kernel (numerically)."""
+def tangent_kernel_jacobian(net: nn.Module, gamma: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
+    """K(γ_i, γ'_j) = J(γ_i) · J(γ'_j) with the full Jacobian J (slow; the reference in the tests)."""
     j = jacobian(net, gamma)
     return j @ (j if other is None else jacobian(net, other)).T
+
+
+def _layer_factors(net: nn.Sequential, gamma: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per Linear layer l: its inputs A_l (n × in) and the per-problem gradients Δ_l = ∂x_i/∂z_l
+    of the output with respect to its pre-activations (n × out), by one backward pass (problem i's
+    output depends only on its own row, so the gradient of Σ_i x_i has them row by row)."""
+    inputs, pre = [], []
+    h = gamma[:, None]
+    for module in net:
+        if isinstance(module, nn.Linear):
+            inputs.append(h.detach())
+            h = module(h)
+            pre.append(h)
+        else:
+            h = module(h)
+    deltas = torch.autograd.grad(h.sum(), pre)
+    return [(a, d.detach()) for a, d in zip(inputs, deltas)]
+
+
+def tangent_kernel(net: nn.Sequential, gamma: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
+    """K(γ_i, γ'_j) = Σ_p ∂x(γ_i)/∂θ_p · ∂x(γ'_j)/∂θ_p, the network's tangent kernel.
+
+    The gradient of layer l's weights for problem i is Δ_l[i] ⊗ A_l[i] and of its bias Δ_l[i], so
+    K = Σ_l (Δ_l Δ'_lᵀ) ⊙ (A_l A'_lᵀ + 1): exact, without forming the Jacobian
+    (equal to :func:`tangent_kernel_jacobian`, tested).
+    """
+    left = _layer_factors(net, gamma)
+    right = left if other is None else _layer_factors(net, other)
+    out = torch.zeros(gamma.shape[0], (gamma if other is None else other).shape[0], dtype=gamma.dtype)
+    for (a, d), (a2, d2) in zip(left, right):
+        out += (d @ d2.T) * (a @ a2.T + 1)
+    return out
 
 
 def first_order_change(kernel: torch.Tensor, g: torch.Tensor, lr: float = 1.0) -> torch.Tensor:
@@ -187,7 +219,7 @@ def voting_theory(kernel: np.ndarray, mu: np.ndarray, s: float, target: np.ndarr
     return out
 
 
-def sum_theory(h: np.ndarray, self_term: np.ndarray, target: np.ndarray, count: int, bins: int = 256) -> np.ndarray:
+def sum_theory(h: np.ndarray, self_term: np.ndarray, target: np.ndarray, count: int, bins: int = 128) -> np.ndarray:
     """P(σ_i (self_i + T_i) > 0), T_i = sum of ``count`` iid draws from the row h[i, :] (each entry
     equally likely: a quadrature of the identifier prior).
 
@@ -216,10 +248,14 @@ def sum_theory(h: np.ndarray, self_term: np.ndarray, target: np.ndarray, count: 
     size = count * (bins - 1) + 1
     fft_size = 1 << int(np.ceil(np.log2(size)))
     total = np.fft.irfft(np.fft.rfft(pmf, fft_size, axis=1) ** count, fft_size, axis=1)[:, :size]
-    total = np.clip(total, 0.0, None)
-    values = count * lo[:, None] + step[:, None] * np.arange(size)[None, :]
-    ok = target[:, None] * (self_term[:, None] + values) > 0
-    return (total * ok).sum(axis=1) / total.sum(axis=1)
+    cdf = np.cumsum(np.clip(total, 0.0, None), axis=1)
+    cdf /= cdf[:, -1:]
+    # σ = +1 needs self + count·lo + step·k > 0, i.e. k > k*; σ = −1 needs k < k*
+    k_star = (-self_term - count * lo) / step
+    rows = np.arange(h.shape[0])
+    below = np.where(k_star > 0, cdf[rows, np.clip(np.ceil(k_star).astype(int) - 1, 0, size - 1)], 0.0)
+    at_most = np.where(k_star >= 0, cdf[rows, np.clip(np.floor(k_star).astype(int), 0, size - 1)], 0.0)
+    return np.where(target > 0, 1.0 - at_most, below)
 
 
 # ------------------------------------------------------------------------------ panels
