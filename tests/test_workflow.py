@@ -157,7 +157,7 @@ def test_smoke_dag_end_to_end(smoke_run):
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
-# 1 experiment, 2 n x 2 seeds = 4 problem sets, 7 solvers). A figure's panel step reads every
+# 1 experiment, 2 n x 2 seeds = 4 problem sets, 7 solvers; the alignment study in one chunk). A figure's panel step reads every
 # run of the representative problem set, so it follows any solver change.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
@@ -174,6 +174,9 @@ CODE_CHANGES = {
     },
     "figures/scatter.py": {"plot_experiment_figure": 1, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
+    "figures/fig1.py": {"plot_combined_figure": 1, "all": 1},
+    "figures/fig2.py": {"plot_combined_figure": 1, "all": 1},
+    "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1, "all": 1},
     "tables.py": {"make_table2": 1, "all": 1},
 }
 

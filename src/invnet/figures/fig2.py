@@ -77,7 +77,10 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     ax_c.set_xscale("log")
     ax_c.set_xlabel("noise amplitude $a$")
     handles, labels = ax_c.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=4, title="markers: measured; lines: theory")
+    fig.legend(
+        handles, labels, loc="outside lower center", ncols=4, title="markers: measured (band ±2 s.e.); lines: theory",
+        title_fontsize=7,
+    )
 
     for ax in (ax_a, ax_b, ax_d):
         ax.set_xscale("log", base=2)
