@@ -60,8 +60,11 @@ def _snakemake(
 
 def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> list[str]:
     """Every file the default target must produce for ``config``; ``combined`` maps each
-    figure drawn over several experiments to the families it applies to."""
+    figure drawn over several experiments to the families it applies to (``()``: a figure not
+    drawn from experiments, e.g. from a study's table or from nothing)."""
+    from invnet.config import resolve_config
     from invnet.figures import figures
+    from invnet.studies import studies
 
     paths = []
     families = {}
@@ -82,11 +85,22 @@ def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> lis
             if spec.per_experiment and spec.families is None:  # generic: every experiment
                 paths += [f"results/figures/{experiment}/{name}.{ext}" for ext in ("pdf", "png")]
     for name, fams in combined.items():
+        if fams == ():
+            paths += [f"results/figures/{name}.{ext}" for ext in ("pdf", "png")]
+            continue
         matching = [e for e, f in families.items() if f in fams]
         if matching:
             paths += [f"results/figures/{name}.{ext}" for ext in ("pdf", "png")]
             paths += [f"results/aggregate/{e}/panels/{name}.h5" for e in matching[:1]]
     paths += [f"results/tables/{t}.{ext}" for t in ("table2", "table4") for ext in ("csv", "tex", "md")]
+    for name, settings in resolve_config(config, check_cuda=False)["studies"].items():
+        spec = studies()[name]
+        paths.append(f"results/tables/{spec.table}.csv")
+        paths += [
+            f"results/studies/{name}/{part}/chunk{k}.h5"
+            for part in spec.parts(settings)
+            for k in range(len(spec.chunks(settings)))
+        ]
     return paths
 
 
@@ -127,23 +141,25 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert "Using workflow specific profile profiles/default" in run.stderr
 
     smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
-    missing = [p for p in _expected_outputs(smoke, {"fig3": ("wavepacket",)}) if not (work / p).is_file()]
+    combined = {"fig3": ("wavepacket",), "fig1": (), "fig2": ()}
+    missing = [p for p in _expected_outputs(smoke, combined) if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
-    for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels"):
+    for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels", "studies"):
         assert list((work / "logs" / rule_dir).rglob("*.log")), f"no logs for {rule_dir}"
         assert list((work / "results" / "benchmarks" / rule_dir).rglob("*.tsv"))
     assert not list((work / "results").rglob(".*.tmp.*")), "temporary files left behind"
 
     # Nothing left to do: neither for the default target nor for the named targets.
-    for target in ((), ("fig3",), ("table2",), ("scatter",)):
+    for target in ((), ("fig3",), ("table2",), ("scatter",), ("fig1",), ("fig2",)):
         dry = _snakemake(work, *target, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
         assert dry.returncode == 0, dry.stderr[-3000:]
         assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
-# 1 experiment, 2 n x 2 seeds = 4 problem sets, 8 solvers, 3 generic figures). A figure's panel
-# step reads every run of the representative problem set, so it follows any solver change.
+# 1 experiment, 2 n x 2 seeds = 4 problem sets, 8 solvers, 3 generic figures; the alignment study
+# in one chunk). A figure's panel step reads every run of the representative problem set, so it
+# follows any solver change.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
         "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
@@ -159,6 +175,9 @@ CODE_CHANGES = {
     },
     "figures/scatter.py": {"plot_experiment_figure": 1, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
+    "figures/fig1.py": {"plot_combined_figure": 1, "all": 1},
+    "figures/fig2.py": {"plot_combined_figure": 1, "all": 1},
+    "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1, "all": 1},
     "tables.py": {"make_table2": 1, "make_table4": 1, "all": 1},
 }
 

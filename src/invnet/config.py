@@ -23,6 +23,7 @@ from .errors import ConfigError
 from .problems import family_class, make_family
 from .solvers import solver_class, solvers
 from .spec import REQUIRED, ParamSpec, object_schema, resolve
+from .studies import studies
 
 BASELINE = "bfgs"  # every experiment runs it: the method all others are compared with
 DTYPES = ("float64", "float32")
@@ -101,6 +102,12 @@ def config_schema(raw: dict[str, Any] | None = None) -> dict[str, Any]:
         "additionalProperties": experiment_schema({"type": "object"}),
         "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
     }
+    schema["properties"]["studies"] = {
+        "type": "object",
+        "description": "studies to run (e.g. the alignment theory of Figure 2): the keys present select them",
+        "additionalProperties": False,
+        "properties": {name: object_schema(s.all_settings(), s.doc) for name, s in studies().items()},
+    }
     schema["required"] = ["experiments"]
     return schema
 
@@ -170,6 +177,7 @@ def resolve_config(raw: dict[str, Any], check_cuda: bool = True) -> dict[str, An
 
 def _resolve(raw: dict[str, Any], check_cuda: bool) -> dict[str, Any]:
     experiments = raw.pop("experiments")
+    configured_studies = raw.pop("studies", None) or {}
     out = resolve(GLOBAL_SPECS, raw, "")
     if not out["compare_rtol"] < 1:
         raise ConfigError("compare_rtol", "must be < 1")
@@ -178,6 +186,19 @@ def _resolve(raw: dict[str, Any], check_cuda: bool) -> dict[str, Any]:
     out["experiments"] = {
         name: resolve_experiment(name, block, out["history_points"]) for name, block in experiments.items()
     }
+    out["studies"] = {name: resolve_study(name, block) for name, block in configured_studies.items()}
+    return out
+
+
+def resolve_study(name: str, block: dict[str, Any] | None) -> dict[str, Any]:
+    """One study block (``studies.<name>``): its settings with defaults filled in and checked."""
+    registered = studies()
+    if name not in registered:
+        raise ConfigError(f"studies.{name}", f"unknown study; allowed: {', '.join(registered)}")
+    spec = registered[name]
+    out = resolve(spec.all_settings(), block, f"studies.{name}")
+    if spec.validate is not None:
+        spec.validate(out, f"studies.{name}")
     return out
 
 

@@ -9,6 +9,8 @@ figure: they come from the config and from the plug-in registries of the invnet 
     results/figures/{figure}.{pdf,png}                        figures over several experiments
     results/figures/{experiment}/{figure}.{pdf,png}           figures of one experiment
     results/tables/{table}.{csv,tex,md}                       tables
+    results/studies/{study}/{part}/chunk{chunk}.h5            one seed chunk of a study's part
+    results/tables/{table}.csv                                a study's aggregate table
 """
 
 from snakemake.exceptions import WorkflowError
@@ -20,6 +22,7 @@ from invnet.figures import figures
 from invnet.pipeline import data_fingerprint, run_fingerprint, solver_dependency
 from invnet.problems import family_class
 from invnet.solvers import solver_class, solvers
+from invnet.studies import studies
 
 # ----------------------------------------------------------------------------- config
 
@@ -44,6 +47,7 @@ config.update(_resolved)
 
 EXPERIMENTS = list(config["experiments"])
 FIGURES = figures()
+STUDIES = {name: studies()[name] for name in config["studies"]}
 
 
 def block(experiment):
@@ -124,7 +128,12 @@ def table_files(name):
 
 
 def figure_targets(figure):
-    """Every output of one figure for the configured experiments (none if none applies)."""
+    """Every output of one figure for the configured experiments (none if none applies); a
+    figure not drawn from experiments: its one file pair if every study it reads is configured.
+    """
+    if FIGURES[figure].standalone:
+        wanted = FIGURES[figure].studies
+        return figure_files(figure) if all(s in STUDIES for s in wanted) else []
     experiments = figure_experiments(figure)
     if not experiments:
         return []
@@ -141,6 +150,7 @@ def all_targets():
         + [p for f in FIGURES for p in figure_targets(f)]
         + table_files("table2")
         + table_files("table4")
+        + [study_table(s) for s in STUDIES]
     )
 
 
@@ -219,6 +229,7 @@ def _figure_input(figure, experiments):
     spec = FIGURES[figure]
     inputs = {
         "tables": [aggregate_file(e, t) for t in spec.reads for e in experiments],
+        "studies": [study_table(s) for s in spec.studies],
     }
     if spec.panels is not None:
         inputs["panels"] = [
@@ -234,6 +245,7 @@ def _figure_params(figure, experiments):
         "labels": {e: block(e)["label"] for e in experiments},
         "families": {e: family_of(e) for e in experiments},
         "reads": list(FIGURES[figure].reads),
+        "studies": list(FIGURES[figure].studies),
         "code": code_fingerprint(FIGURES[figure].plot),
     }
 
@@ -260,6 +272,53 @@ def get_table2_input(wildcards):
 
 def get_table4_input(wildcards):
     return [aggregate_file(e, "summary") for e in EXPERIMENTS]
+
+
+# ----------------------------------------------------------------------------- studies
+
+STUDY_CHUNK = "results/studies/{study}/{part}/chunk{chunk}.h5"
+
+
+def study_table(study):
+    return f"results/tables/{STUDIES[study].table}.csv"
+
+
+def study_of_table(table):
+    return next(s for s, spec in STUDIES.items() if spec.table == table)
+
+
+def study_chunk_files(study):
+    spec, settings = STUDIES[study], config["studies"][study]
+    return [
+        STUDY_CHUNK.format(study=study, part=part, chunk=k)
+        for part in spec.parts(settings)
+        for k in range(len(spec.chunks(settings)))
+    ]
+
+
+def get_study_chunk_params(wildcards):
+    """Everything a chunk depends on: the study's settings, its seeds and its code."""
+    spec, settings = STUDIES[wildcards.study], config["studies"][wildcards.study]
+    return {
+        "study": wildcards.study,
+        "part": wildcards.part,
+        "seeds": spec.chunks(settings)[int(wildcards.chunk)],
+        "settings": settings,
+        "code": code_fingerprint(spec.run_chunk),
+    }
+
+
+def get_study_table_input(wildcards):
+    return study_chunk_files(study_of_table(wildcards.table))
+
+
+def get_study_table_params(wildcards):
+    study = study_of_table(wildcards.table)
+    return {
+        "study": study,
+        "settings": config["studies"][study],
+        "code": code_fingerprint(STUDIES[study].aggregate),
+    }
 
 
 # ----------------------------------------------------------------------------- resources

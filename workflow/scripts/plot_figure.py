@@ -12,6 +12,7 @@ from invnet.figures import FigureInputs, figures  # noqa: E402
 p = snakemake.params.settings
 experiments = p["experiments"]
 tables = {t: [f for f in snakemake.input.tables if f.endswith(f"/{t}.csv")] for t in p["reads"]}
+tables.update({s: [f] for s, f in zip(p.get("studies", []), snakemake.input.get("studies", []))})
 panels = dict(zip(experiments, snakemake.input.get("panels", [])))
 inputs = FigureInputs.load(experiments, p["labels"], p["families"], tables, panels)
 figures()[p["figure"]].plot(inputs, snakemake.output.pdf, snakemake.output.png)

@@ -9,6 +9,11 @@ The workflow renders it generically:
 - ``per_experiment=False``: one ``results/figures/{name}.{pdf,png}`` drawn over all matching
   experiments (Figure 3 for the wave packet, Figure 4 for both billiards experiments).
 
+A figure with ``families=()`` is not drawn from experiments: it is one
+``results/figures/{name}.{pdf,png}``, rendered when every study it names in ``studies`` is
+configured (Figure 2 reads the alignment study's table; Figure 1 is drawn from nothing). Any
+figure may read study tables: ``inputs.tables[study]``.
+
 Panel data (``panels``) is computed by its own job from the representative problem set of an
 experiment (largest n, first seed) and every run on it, and written to
 ``results/aggregate/{experiment}/panels/{name}.h5``; ``plot`` reads only artifacts.
@@ -66,6 +71,16 @@ class FigureSpec:
     per_experiment: bool = True
     reads: tuple[str, ...] = ("fractions",)  # aggregate tables (results/aggregate/{experiment}/{t}.csv)
     panels: Callable[[PathLike, dict[str, PathLike], PathLike], None] | None = None
+    studies: tuple[str, ...] = ()  # studies whose table it reads (results/tables/{study table}.csv)
+
+    def __post_init__(self) -> None:
+        if self.families == () and self.per_experiment:
+            raise ValueError(f"figure '{self.name}': families=() (no experiments) needs per_experiment=False")
+
+    @property
+    def standalone(self) -> bool:
+        """Drawn once, not from experiments (``families=()``)."""
+        return self.families == ()
 
     def applies_to(self, family: str) -> bool:
         return self.families is None or family in self.families
