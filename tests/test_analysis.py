@@ -313,3 +313,14 @@ def test_write_table4(tmp_path):
     assert numeric["wall_time_s_mean"].tolist() == [1.5, 1.5]
     md = out["md"].read_text()
     assert "Wave packet" in md and "Evals / problem" in md and "1.50 ± 0.00" in md
+
+
+def test_refinements_count_the_run_they_start_from(tmp_path):
+    runs, data = _fake_artifacts(tmp_path)
+    path = tmp_path / "jpo_bfgs_seed0.h5"
+    write_h5(path, {"x": np.ones((3, 2)), "loss": np.array([0.5, 1.0, 2.0]), "evaluations": np.array([1, 2, 3])},
+             {"experiment": "wavepacket", "solver": "jpo_bfgs", "n": 3, "seed": 0, "provenance": {"wall_time_s": 0.1}})
+    frac = analysis.aggregate(runs + [path], data)["fractions"].set_index(["solver", "seed"])
+    assert frac.loc[("jpo_bfgs", 0), "mean_evaluations"] == 2  # its own BFGS evaluations
+    assert frac.loc[("jpo_bfgs", 0), "mean_total_evaluations"] == 2 + 5  # plus JPO's 5 per problem
+    assert frac.loc[("jpo", 0), "mean_total_evaluations"] == 5

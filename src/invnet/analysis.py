@@ -10,7 +10,8 @@ Frames (one row per ...):
 - ``outcomes``: (experiment, solver, n, seed, problem): loss, loss_bfgs, outcome, iterations,
   evaluations, x_<param>, x_true_<param>. BFGS rows have an empty outcome.
 - ``fractions``: (experiment, solver, n, seed): beat, tie, lose, n_problems, mean/median loss,
-  wall_time_s, mean_evaluations.
+  wall_time_s, mean_evaluations (the run's own), mean_total_evaluations (a refinement such as
+  JPO + BFGS adds the run it starts from).
 - ``summary``: (experiment, solver, n): <quantity>_{mean,std,min,max} over seeds, n_seeds.
 - ``history``: (experiment, solver, n, seed, step): mean training loss.
 - ``test``: (experiment, solver, n, seed, problem): test_loss, for solvers evaluated on the
@@ -44,7 +45,9 @@ log = logging.getLogger("invnet.analysis")
 BASELINE = "bfgs"
 OUTCOMES = ("beat", "tie", "lose")
 RUN_KEYS = ["experiment", "solver", "n", "seed"]
-SUMMARY_QUANTITIES = ("beat", "tie", "lose", "mean_loss", "median_loss", "wall_time_s", "mean_evaluations")
+SUMMARY_QUANTITIES = (
+    "beat", "tie", "lose", "mean_loss", "median_loss", "wall_time_s", "mean_evaluations", "mean_total_evaluations",
+)
 BUDGET_KEYS = ["experiment", "solver", "n", "seed", "starts"]
 
 
@@ -313,7 +316,23 @@ def fractions(outcomes: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
     )
     if runs is not None and not runs.empty:
         out = out.merge(runs, on=RUN_KEYS, how="left")
+        out["mean_total_evaluations"] = _total_evaluations(out)
     return sort_frame(out)
+
+
+def _total_evaluations(frac: pd.DataFrame) -> np.ndarray:
+    """Evaluations per problem including the run a refinement starts from (``Solver.needs``):
+    JPO + BFGS costs JPO's evaluations plus its own BFGS evaluations."""
+    own = frac.set_index(RUN_KEYS)["mean_evaluations"]
+    registered = solvers()
+    total = []
+    for rec in frac.to_dict("records"):
+        value, solver = rec["mean_evaluations"], rec["solver"]
+        while solver in registered and registered[solver].needs is not None:
+            solver = registered[solver].needs
+            value += own.get((rec["experiment"], solver, rec["n"], rec["seed"]), np.nan)
+        total.append(value)
+    return np.asarray(total, dtype=np.float64)
 
 
 def summarize(frac: pd.DataFrame, quantities: Sequence[str] = SUMMARY_QUANTITIES) -> pd.DataFrame:

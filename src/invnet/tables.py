@@ -153,7 +153,7 @@ def table2(fractions: pd.DataFrame, experiments: Sequence[str] = ()) -> pd.DataF
     on the same problems (``bfgs_evaluations_mean``, ``bfgs_wall_time_s_mean``). BFGS itself
     (the baseline) is left out. Experiments in the order of ``experiments`` (config order).
     """
-    cost = ("mean_evaluations", "wall_time_s")
+    cost = ("mean_evaluations", "mean_total_evaluations", "wall_time_s")
     summary = summarize(fractions, OUTCOMES + tuple(q for q in cost if q in fractions.columns))
     stats = ("mean", "std", "min", "max")
     cols = ["experiment", "solver", "n", "n_seeds"] + [
@@ -196,7 +196,7 @@ def table2_display(
         }
         for o in OUTCOMES:
             row[OUTCOME_HEADERS[o]] = mean_pm_std(rec[f"{o}_mean"], rec[f"{o}_std"], pm=pm)
-        row["Evals"] = _count(rec.get("mean_evaluations_mean", float("nan")))
+        row["Evals"] = _count(rec.get("mean_total_evaluations_mean", rec.get("mean_evaluations_mean", float("nan"))))
         row["BFGS evals"] = _count(rec.get("bfgs_evaluations_mean", float("nan")))
         row["Seeds"] = str(int(rec["n_seeds"]))
         rows.append(row)
@@ -211,13 +211,14 @@ def table2_caption(rtol: float, latex: bool = True) -> str:
             rf"($L_M < L_\mathrm{{BFGS}}\,(1-r)$), ties, or is beaten by it "
             rf"($L_M > L_\mathrm{{BFGS}}\,(1+r)$), $r = {rtol:g}$; "
             r"mean $\pm$ standard deviation over seeds. Evals: forward (and gradient) evaluations "
-            r"per problem spent by the method and by BFGS, mean over seeds."
+            r"per problem spent by the method (refinements include the run they start from) and by "
+            r"BFGS, mean over seeds."
         )
     return (
         "Fraction of problems on which each method beats BFGS (L_M < L_BFGS·(1−r)), ties, "
         f"or is beaten by it (L_M > L_BFGS·(1+r)), r = {rtol:g}; mean ± standard deviation "
         "over seeds. Evals: forward (and gradient) evaluations per problem spent by the method "
-        "and by BFGS, mean over seeds."
+        "(refinements include the run they start from) and by BFGS, mean over seeds."
     )
 
 
@@ -264,7 +265,8 @@ def table4(summaries: pd.DataFrame, experiments: Sequence[str] = ()) -> pd.DataF
     """Compute cost per experiment, solver and n: evaluations per problem, wall time and the mean
     final loss they bought (mean and std over seeds), from the aggregate ``summary`` frames."""
     cols = ["experiment", "solver", "n", "n_seeds"] + [
-        f"{q}_{s}" for q in ("mean_evaluations", "wall_time_s", "mean_loss") for s in ("mean", "std")
+        f"{q}_{s}" for q in ("mean_evaluations", "mean_total_evaluations", "wall_time_s", "mean_loss")
+        for s in ("mean", "std")
     ]
     return sort_frame(summaries[[c for c in cols if c in summaries.columns]], experiments=experiments)
 
@@ -279,11 +281,12 @@ def table4_display(numeric: pd.DataFrame, latex: bool, labels: dict[str, str]) -
             "Method": esc(solver_label(rec["solver"])),
             "n": str(int(rec["n"])),
             "Evals / problem": _count(rec["mean_evaluations_mean"]),
+            "incl. start run": _count(rec.get("mean_total_evaluations_mean", float("nan"))),
             "Wall time [s]": mean_pm_std(rec["wall_time_s_mean"], rec["wall_time_s_std"], pm=pm),
             "Mean loss": mean_pm_std(rec["mean_loss_mean"], rec["mean_loss_std"], digits=4, pm=pm),
             "Seeds": str(int(rec["n_seeds"])),
         })
-    columns = ["Experiment", "Method", "n", "Evals / problem", "Wall time [s]", "Mean loss", "Seeds"]
+    columns = ["Experiment", "Method", "n", "Evals / problem", "incl. start run", "Wall time [s]", "Mean loss", "Seeds"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -299,12 +302,12 @@ def write_table4(
     frames = [f for f in summary_frames if not f.empty]
     numeric = table4(pd.concat(frames, ignore_index=True), experiments=list(labels))
     caption = (
-        "Compute cost of every method: forward (and gradient) evaluations per problem, wall time "
-        "of the whole run (all n problems) and the mean final training loss, mean and standard "
-        "deviation over seeds."
+        "Compute cost of every method: forward (and gradient) evaluations per problem (own, and "
+        "including the run a refinement starts from), wall time of the whole run (all n problems) "
+        "and the mean final training loss, mean and standard deviation over seeds."
     )
     write_table(numeric, table4_display(numeric, True, labels), table4_display(numeric, False, labels),
-                csv, tex, md, caption=caption, label="tab:cost", align="llrrrrr", caption_md=caption)
+                csv, tex, md, caption=caption, label="tab:cost", align="llrrrrrr", caption_md=caption)
     return numeric
 
 

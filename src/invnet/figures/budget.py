@@ -98,12 +98,13 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
                 ax_b.plot(e, loss, color=style["color"], ls=style["linestyle"], marker=style["marker"],
                           label=f"{style['label']} (k = {ks[0]}…{ks[-1]})")
             else:
-                ax_b.plot([row["mean_evaluations_mean"]], [row["mean_loss_mean"]], ls="none",
+                cost = row.get("mean_total_evaluations_mean", row["mean_evaluations_mean"])
+                ax_b.plot([cost], [row["mean_loss_mean"]], ls="none",
                           color=style["color"], marker=style["marker"], ms=6, label=style["label"])
         _plain_log_axis(ax_b)
         low, high = ax_b.get_ylim()
         ax_b.set_ylim(low, high + 0.55 * (high - low))
-        ax_b.set_xlabel("evaluations per problem")
+        ax_b.set_xlabel("evaluations per problem (refinements: incl. their start run)")
         ax_b.set_ylabel("mean final loss")
         ax_b.legend(fontsize=6, loc="upper center", ncol=2)
         ax_b.set_title(f"(b) loss against cost, $n = {n}$", fontsize=8)
