@@ -140,10 +140,11 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     handles: dict[str, object] = {"flat": Line2D([], [], color="0.5", lw=0.8, label=r"edge of flat region ($\nabla L = 0$)")}
     ax.scatter(*land["x0"], s=130, marker="o", facecolors="none", edgecolors="white", linewidths=1.2, zorder=4)
     handles["x0"] = Line2D([], [], ls="", marker="o", ms=7, mfc="none", mec="0.3", label="$x_0$ (shared start)")
-    handles["truth"] = ax.scatter(*land["x_true"], s=60, marker="*", color="white", edgecolors="black",
-                                  linewidths=0.6, zorder=10, label="true velocity")
+    # The true velocity under the solutions: a large star whose arms show around a solution on it.
+    handles["truth"] = ax.scatter(*land["x_true"], s=130, marker="*", color="white", edgecolors="black",
+                                  linewidths=0.6, zorder=5, label="true velocity")
     # Concentric when BFGS and GD are both stuck at x0: BFGS inside the x0 ring, GD inside BFGS.
-    sizes = {"bfgs": 55, "gd": 16, "jpo": 30}
+    sizes = {"bfgs": 55, "gd": 16, "jpo": 22}
     (x_lo, x_hi), (y_lo, y_hi) = (vx[0], vx[-1]), (vy[0], vy[-1])
     for solver in MARKED:
         if f"x_{solver}" not in land:
@@ -198,7 +199,7 @@ def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str
     ax.set_xlabel("number of problems $n$")
     ax.set_ylabel("fraction beating BFGS")
     ax.set_title("(c) method beats BFGS\n(mean ± std over seeds)", fontsize=8)
-    ax.legend(*zip(*items), loc="upper left", fontsize=6, handlelength=2.2)
+    ax.legend(*zip(*items), loc="upper left", ncol=2, fontsize=6, handlelength=2.2, columnspacing=0.8)
     return items
 
 
@@ -215,7 +216,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     handles: dict[str, object] = {}
     for k, experiment in enumerate(experiments):
         land, attrs = read_h5(inputs.panels[experiment])
-        title = f"({'ab'[k]}) {inputs.labels[experiment]}: $L(v_x, v_y)$, problem {attrs['problem_index']}"
+        title = f"({'ab'[k]}) {inputs.labels[experiment]}, problem {attrs['problem_index']}"
         handles.update(_panel_landscape(fig, axes[k], land, attrs, title))
     _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels)
     order = ["x0", "truth", *MARKED, "flat"]
