@@ -168,7 +168,7 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     return handles
 
 
-def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str, str]) -> list:
+def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str, str], letter: str) -> list:
     from matplotlib.lines import Line2D
 
     items = []
@@ -198,7 +198,7 @@ def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("number of problems $n$")
     ax.set_ylabel("fraction beating BFGS")
-    ax.set_title("(c) method beats BFGS\n(mean ± std over seeds)", fontsize=8)
+    ax.set_title(f"({letter}) method beats BFGS\n(mean ± std over seeds)", fontsize=8)
     ax.legend(*zip(*items), loc="upper left", ncol=2, fontsize=6, handlelength=2.2, columnspacing=0.8)
     return items
 
@@ -218,7 +218,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
         land, attrs = read_h5(inputs.panels[experiment])
         title = f"({'ab'[k]}) {inputs.labels[experiment]}, problem {attrs['problem_index']}"
         handles.update(_panel_landscape(fig, axes[k], land, attrs, title))
-    _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels)
+    _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels, "abc"[len(experiments)])
     order = ["x0", "truth", *MARKED, "flat"]
     shown = [handles[k] for k in order if k in handles]
     fig.legend(shown, [h.get_label() for h in shown], loc="outside lower center", ncol=len(shown),
