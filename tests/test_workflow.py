@@ -141,7 +141,7 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert "Using workflow specific profile profiles/default" in run.stderr
 
     smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
-    combined = {"fig3": ("wavepacket",), "fig1": (), "fig2": ()}
+    combined = {"fig3": ("wavepacket",), "fig4": ("billiards", "billiards_chain"), "fig1": (), "fig2": ()}
     missing = [p for p in _expected_outputs(smoke, combined) if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
     for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels", "studies"):
@@ -150,33 +150,39 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert not list((work / "results").rglob(".*.tmp.*")), "temporary files left behind"
 
     # Nothing left to do: neither for the default target nor for the named targets.
-    for target in ((), ("fig3",), ("table2",), ("scatter",), ("fig1",), ("fig2",)):
+    for target in ((), ("fig3",), ("fig4",), ("table2",), ("scatter",), ("trajectories",), ("fig1",), ("fig2",)):
         dry = _snakemake(work, *target, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
         assert dry.returncode == 0, dry.stderr[-3000:]
         assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
-# 1 experiment, 2 n x 2 seeds = 4 problem sets, 8 solvers, 3 generic figures; the alignment study
-# in one chunk). A figure's panel step reads every run of the representative problem set, so it
-# follows any solver change.
+# wavepacket 2 n x 2 seeds = 4 problem sets, 8 solvers; billiards 1 problem set, 3 solvers:
+# bfgs, gd, jpo; the alignment study in one chunk). A figure's panel step reads every run of the
+# representative problem set, so it follows any solver change (wavepacket: fig3; billiards: fig4
+# and trajectories).
 CODE_CHANGES = {
     "problems/wavepacket.py": {
         "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
         "plot_experiment_figure": 3, "make_table2": 1, "make_table4": 1, "all": 1,
     },
+    "problems/billiards.py": {
+        "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
+        "plot_experiment_figure": 3, "make_table2": 1, "all": 1,
+    },
     "solvers/gd.py": {
-        "solve": 4, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table2": 1, "make_table4": 1, "all": 1,
+        "solve": 5, "aggregate": 2, "figure_panels": 3, "plot_combined_figure": 2,
+        "plot_experiment_figure": 5, "make_table2": 1, "all": 1,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
-        "solve": 16, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table2": 1, "make_table4": 1, "all": 1,
+        "solve": 17, "aggregate": 2, "figure_panels": 3, "plot_combined_figure": 2,
+        "plot_experiment_figure": 5, "make_table2": 1, "all": 1,
     },
-    "figures/scatter.py": {"plot_experiment_figure": 1, "all": 1},
+    "figures/scatter.py": {"plot_experiment_figure": 2, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
     "figures/fig1.py": {"plot_combined_figure": 1, "all": 1},
     "figures/fig2.py": {"plot_combined_figure": 1, "all": 1},
+    "figures/fig4.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1, "all": 1},
     "tables.py": {"make_table2": 1, "make_table4": 1, "all": 1},
 }
@@ -230,9 +236,9 @@ def test_preset_does_not_leak_the_default_config(tmp_path):
     assert smoke.returncode == 0, smoke.stderr[-3000:]
     assert "leaky" not in smoke.stdout + smoke.stderr
     counts = _job_counts(smoke.stdout + smoke.stderr)
-    cfg = yaml.safe_load((work / "config" / "smoke.yaml").read_text())["experiments"]["wavepacket"]
-    assert counts["generate_data"] == len(cfg["n"]) * len(cfg["seeds"])
-    assert counts["solve"] == len(cfg["n"]) * len(cfg["seeds"]) * len(cfg["solvers"])
+    blocks = yaml.safe_load((work / "config" / "smoke.yaml").read_text())["experiments"].values()
+    assert counts["generate_data"] == sum(len(b["n"]) * len(b["seeds"]) for b in blocks)
+    assert counts["solve"] == sum(len(b["n"]) * len(b["seeds"]) * len(b["solvers"]) for b in blocks)
 
     plain = _snakemake(work, "-n")  # without --configfile the default (with 'leaky') is the config
     assert plain.returncode == 0, plain.stderr[-3000:]

@@ -1,0 +1,97 @@
+"""Shared panel-data helpers of the billiards figures (Figure 4 and the trajectories appendix
+figure, docs/experiments.md §4.2): reading the representative problem set with its runs, and the
+exact zero-gradient test at the shared start x0. Not a figure itself (no ``FIGURE``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..artifacts import read_h5
+from ..errors import ArtifactError
+from ..problems import Objective, family_from_description
+from ..problems.billiards import Billiards
+
+FAMILIES = ("billiards", "billiards_chain")
+
+
+@dataclass
+class Representative:
+    """One problem set (training problems) with every run on it."""
+
+    family: Billiards
+    attrs: dict
+    y_target: np.ndarray  # (n, 2)
+    x_true: np.ndarray  # (n, 2)
+    gamma: np.ndarray  # (n, 2 * chain)
+    solutions: dict[str, np.ndarray]  # solver -> (n, 2)
+    losses: dict[str, np.ndarray]  # solver -> (n,)
+
+    @property
+    def n(self) -> int:
+        return int(self.x_true.shape[0])
+
+    def objective(self, idx: np.ndarray | None = None) -> Objective:
+        """The float64 objective of all problems, or of the problems ``idx``."""
+        sel = slice(None) if idx is None else np.asarray(idx)
+        return Objective(
+            self.family,
+            torch.as_tensor(self.y_target[sel], dtype=torch.float64),
+            torch.as_tensor(self.gamma[sel], dtype=torch.float64),
+        )
+
+    def flat_at_x0(self) -> np.ndarray:
+        """(n,) bool: the gradient of L_i at x0 is exactly zero (every component == 0.0)."""
+        x0 = torch.as_tensor(self.family.x0, dtype=torch.float64).expand(self.n, -1)
+        _, grad = self.objective().value_and_grad(x0)
+        return (grad == 0.0).all(dim=1).numpy()
+
+
+def load_representative(
+    data: str | os.PathLike, runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike]
+) -> Representative:
+    """The data artifact of a billiards experiment and its run artifacts (solver -> path)."""
+    arrays, attrs = read_h5(data)
+    problem = attrs.get("problem", {})
+    if problem.get("family") not in FAMILIES:
+        raise ArtifactError(f"{data} is not a data artifact of the billiards families {FAMILIES}")
+    family = family_from_description(problem)
+    n, seed = int(attrs["n"]), int(attrs["seed"])
+    solutions, losses = {}, {}
+    for path in runs.values() if isinstance(runs, Mapping) else runs:
+        run, run_attrs = read_h5(path)
+        if int(run_attrs["n"]) != n or int(run_attrs["seed"]) != seed:
+            raise ArtifactError(f"{path} is not a run on the problem set {data}")
+        solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
+        losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
+    return Representative(
+        family=family,
+        attrs=attrs,
+        y_target=np.asarray(arrays["y_target"], dtype=np.float64),
+        x_true=np.asarray(arrays["x_true"], dtype=np.float64),
+        gamma=np.asarray(arrays["gamma"], dtype=np.float64),
+        solutions=solutions,
+        losses=losses,
+    )
+
+
+def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b with b floored at the smallest positive float, non-finite -> -inf (never chosen)."""
+    r = a / np.maximum(b, np.finfo(np.float64).tiny)
+    return np.where(np.isfinite(r), r, -np.inf)
+
+
+def shot_knots(family: Billiards, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """Positions of every ball at the start, at each intended contact and at rest, for shots x
+    (m, 2) on tables gamma (m, 2 * chain): (m, K, balls, 2). Motion is a straight line in s
+    between these knots, so the polyline through them is the exact path."""
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    gt = torch.as_tensor(gamma, dtype=torch.float64)
+    ev = family.events(xt, gt)
+    s_max = torch.full_like(xt[:, 0], family.s_max)
+    knots = [torch.zeros_like(s_max), ev["s1"]] + ([ev["s2"]] if "s2" in ev else []) + [s_max]
+    return family.positions_at_s(xt, gt, torch.stack(knots, dim=1)).numpy()

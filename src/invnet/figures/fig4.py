@@ -1,0 +1,237 @@
+"""Figure 4, billiards: zero-gradient regions (docs/experiments.md §4.2).
+
+(a, b) L over the (v_x, v_y) plane for one problem of each billiards experiment (one object
+       ball; chain), log colour scale; the white line is the edge of the flat region (where the
+       intended collisions stop happening and the gradient is exactly zero). Marked: x0, the
+       true velocity and the BFGS, GD and JPO solutions. Example problem: among the problems on
+       which ∇L(x0) = 0, the one with the largest L_BFGS / L_JPO (first problem if none is flat).
+(c) fraction of problems on which JPO and GD beat BFGS against n (mean ± std over seeds), both
+    experiments; the fraction of problems with ∇L(x0) = 0 exactly (representative set) is
+    printed in the titles of (a, b).
+
+:func:`compute_landscape` (the panel step) writes the panel data of (a, b) to
+``results/aggregate/{experiment}/panels/fig4.h5`` for each billiards experiment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ..analysis import BASELINE, seed_spread, solver_label
+from ..artifacts import read_h5, write_h5
+from ..errors import ArtifactError
+from ._billiards import FAMILIES, load_representative, ratio
+from .base import FigureInputs, FigureSpec
+from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
+
+log = logging.getLogger("invnet.figures.fig4")
+
+MARKED = ("bfgs", "gd", "jpo")  # solutions marked in (a, b)
+COMPARED = ("jpo", "gd")  # curves of (c)
+EXPERIMENT_LINES = ("-", "--", ":", "-.")  # line style per experiment in (c), config order
+
+
+# ------------------------------------------------------------------------------ panel data
+
+
+def select_example(flat: np.ndarray, losses: dict[str, np.ndarray]) -> tuple[int, str]:
+    """Index of the example problem and why: among problems with ∇L(x0) = 0, the largest
+    L_BFGS / L_JPO (lowest index on ties); all problems if none is flat; 0 without both runs."""
+    pool = np.flatnonzero(flat) if flat.any() else np.arange(flat.size)
+    where = "with zero gradient at x0" if flat.any() else "(none has zero gradient at x0)"
+    if "bfgs" in losses and "jpo" in losses:
+        r = ratio(losses["bfgs"][pool], losses["jpo"][pool])
+        return int(pool[int(np.argmax(r))]), f"largest L_BFGS / L_JPO among the problems {where}"
+    return int(pool[0]), f"first problem {where} (no bfgs and jpo runs)"
+
+
+def plane_box(
+    points: Sequence[np.ndarray], max_half: float, min_half: float = 0.35, margin: float = 0.6
+) -> np.ndarray:
+    """(2, 2) square box of the (v_x, v_y) grid around the marked points (x0, truth, then the
+    solutions): centred on their bounding box, half-width ``margin`` x its larger extent, at
+    least ``min_half``, so the flat region around x0 and the hit region near the truth both show.
+    If that exceeds ``max_half`` (a solution far away), the box is fitted to x0 and the truth
+    alone and the far solutions are drawn on its edge."""
+    pts = np.array([p for p in points if np.all(np.isfinite(p))], dtype=np.float64).reshape(-1, 2)
+    for sel in (pts, pts[:2]):
+        lo, hi = sel.min(axis=0), sel.max(axis=0)
+        half = max(margin * float((hi - lo).max()), min_half)
+        if half <= max_half:
+            break
+    centre = 0.5 * (lo + hi)
+    return np.stack([centre - half, centre + half], axis=1)
+
+
+def compute_landscape(
+    data: str | os.PathLike,
+    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    n_grid: int = 301,
+) -> int:
+    """Write the panel data of Figure 4 (a or b) for one example problem; return its index."""
+    rep = load_representative(data, runs)
+    flat = rep.flat_at_x0()
+    idx, why = select_example(flat, rep.losses)
+    family = rep.family
+
+    points = [family.x0, rep.x_true[idx]] + [x[idx] for x in rep.solutions.values()]
+    box = plane_box(points, max_half=float(np.ptp(family.bounds, axis=1).max()))
+    vx = np.linspace(box[0, 0], box[0, 1], n_grid)
+    vy = np.linspace(box[1, 0], box[1, 1], n_grid)
+    grid = np.stack(np.meshgrid(vx, vy, indexing="xy"), axis=-1).reshape(-1, 2)  # row = v_y
+    obj = rep.objective(np.full(grid.shape[0], idx))
+    loss, grad = obj.value_and_grad(torch.as_tensor(grid))
+    shape = (n_grid, n_grid)
+    datasets: dict[str, np.ndarray] = {
+        "vx": vx,
+        "vy": vy,
+        "loss_grid": loss.numpy().reshape(shape),
+        "flat_grid": (grad == 0.0).all(dim=1).numpy().reshape(shape).astype(np.int8),
+        "x_true": rep.x_true[idx],
+        "x0": family.x0,
+        "gamma": rep.gamma[idx],
+        "y_target": rep.y_target[idx],
+        "flat_at_x0": flat.astype(np.int8),
+    }
+    for solver, x in rep.solutions.items():
+        datasets[f"x_{solver}"] = x[idx]
+        datasets[f"loss_{solver}"] = np.asarray(rep.losses[solver][idx])
+    write_h5(
+        out,
+        datasets,
+        {
+            "kind": "landscape",
+            "experiment": rep.attrs["experiment"],
+            "n": rep.n,
+            "seed": int(rep.attrs["seed"]),
+            "problem_index": idx,
+            "selection": why,
+            "flat_fraction": float(flat.mean()),
+            "solvers": ",".join(rep.solutions),
+            "problem": rep.attrs["problem"],
+        },
+    )
+    log.info("example problem %d of n=%d (%s); grad L(x0) == 0 on %.3f", idx, rep.n, why, flat.mean())
+    return idx
+
+
+# ------------------------------------------------------------------------------ plotting
+
+
+def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: str) -> dict[str, object]:
+    from matplotlib.colors import LogNorm
+    from matplotlib.lines import Line2D
+
+    vx, vy, loss = land["vx"], land["vy"], land["loss_grid"]
+    positive = loss[loss > 0]
+    lo = max(float(positive.min()) if positive.size else 1e-12, float(loss.max()) * 1e-8)
+    image = ax.pcolormesh(vx, vy, np.maximum(loss, lo), norm=LogNorm(lo, float(loss.max())),
+                          cmap="viridis", shading="auto", rasterized=True)
+    cbar = fig.colorbar(image, ax=ax, shrink=0.9, pad=0.02)
+    cbar.set_label("$L$", labelpad=1)
+    cbar.ax.tick_params(labelsize=6)
+    ax.contour(vx, vy, land["flat_grid"], levels=[0.5], colors="white", linewidths=0.8)
+    handles: dict[str, object] = {"flat": Line2D([], [], color="0.5", lw=0.8, label=r"edge of flat region ($\nabla L = 0$)")}
+    ax.scatter(*land["x0"], s=130, marker="o", facecolors="none", edgecolors="white", linewidths=1.2, zorder=4)
+    handles["x0"] = Line2D([], [], ls="", marker="o", ms=7, mfc="none", mec="0.3", label="$x_0$ (shared start)")
+    # The true velocity under the solutions: a large star whose arms show around a solution on it.
+    handles["truth"] = ax.scatter(*land["x_true"], s=130, marker="*", color="white", edgecolors="black",
+                                  linewidths=0.6, zorder=5, label="true velocity")
+    # Concentric when BFGS and GD are both stuck at x0: BFGS inside the x0 ring, GD inside BFGS.
+    sizes = {"bfgs": 55, "gd": 16, "jpo": 22}
+    (x_lo, x_hi), (y_lo, y_hi) = (vx[0], vx[-1]), (vy[0], vy[-1])
+    for solver in MARKED:
+        if f"x_{solver}" not in land:
+            continue
+        style = solver_style(solver)
+        x, y = land[f"x_{solver}"]
+        shown = (min(max(x, x_lo), x_hi), min(max(y, y_lo), y_hi))
+        handles[solver] = ax.scatter(*shown, s=sizes[solver], marker=style["marker"], color=style["color"],
+                                     edgecolors="white", linewidths=0.6, zorder=6 + MARKED.index(solver),
+                                     label=style["label"])
+        if shown != (x, y):  # outside the drawn box: on its edge, value printed
+            ax.annotate(f"{style['label']} ({x:.2g}, {y:.2g})", shown, fontsize=5.5, color="white",
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$v_x$")
+    ax.set_ylabel("$v_y$", labelpad=0)
+    frac = attrs.get("flat_fraction", float("nan"))
+    ax.set_title(f"{title}\n" + rf"$\nabla L(x_0) = 0$ on {frac:.0%} ($n = {attrs['n']}$)", fontsize=8)
+    return handles
+
+
+def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str, str], letter: str) -> list:
+    from matplotlib.lines import Line2D
+
+    items = []
+    for k, experiment in enumerate(experiments):
+        frac = fractions[(fractions["experiment"] == experiment) & (fractions["solver"] != BASELINE)]
+        sizes = sorted(int(n) for n in frac["n"].unique())
+        ls = EXPERIMENT_LINES[k % len(EXPERIMENT_LINES)]
+        for solver in COMPARED:
+            if solver not in set(frac["solver"]):
+                continue
+            stats = [seed_spread(frac[(frac["solver"] == solver) & (frac["n"] == n)]["beat"]) for n in sizes]
+            style = solver_style(solver)
+            ax.errorbar(sizes, [s["mean"] for s in stats], yerr=np.nan_to_num([s["std"] for s in stats]),
+                        color=style["color"], marker=style["marker"], ls=ls,
+                        mfc=style["color"] if k == 0 else "white")
+        items.append((Line2D([], [], color="0.3", ls=ls, marker="o", mfc="0.3" if k == 0 else "white"),
+                      labels[experiment]))
+    for solver in COMPARED:
+        style = solver_style(solver)
+        items.insert(0, (Line2D([], [], color=style["color"], marker=style["marker"]), style["label"]))
+    all_sizes = sorted({int(n) for n in fractions["n"].unique()})
+    ax.set_xscale("log", base=2)
+    if all_sizes:
+        ax.set_xticks(all_sizes)
+        ax.set_xticklabels([str(n) for n in all_sizes])
+        ax.minorticks_off()
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("number of problems $n$")
+    ax.set_ylabel("fraction beating BFGS")
+    ax.set_title(f"({letter}) method beats BFGS\n(mean ± std over seeds)", fontsize=8)
+    ax.legend(*zip(*items), loc="upper left", ncol=2, fontsize=6, handlelength=2.2, columnspacing=0.8)
+    return items
+
+
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
+    """Render Figure 4 from the landscape artifacts and the aggregated fractions."""
+    import matplotlib.pyplot as plt
+
+    apply_style()
+    experiments = inputs.experiments[:2]
+    if not experiments:
+        raise ArtifactError("Figure 4 needs at least one billiards experiment")
+    fig, axes = plt.subplots(1, len(experiments) + 1, figsize=(DOUBLE_COLUMN, 2.75), layout="constrained",
+                             gridspec_kw={"width_ratios": [1.0] * len(experiments) + [0.85]})
+    handles: dict[str, object] = {}
+    for k, experiment in enumerate(experiments):
+        land, attrs = read_h5(inputs.panels[experiment])
+        title = f"({'ab'[k]}) {inputs.labels[experiment]}, problem {attrs['problem_index']}"
+        handles.update(_panel_landscape(fig, axes[k], land, attrs, title))
+    _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels, "abc"[len(experiments)])
+    order = ["x0", "truth", *MARKED, "flat"]
+    shown = [handles[k] for k in order if k in handles]
+    fig.legend(shown, [h.get_label() for h in shown], loc="outside lower center", ncol=len(shown),
+               handlelength=1.6, columnspacing=1.2, fontsize=7)
+    save_figure(fig, pdf, png)
+
+
+FIGURE = FigureSpec(
+    name="fig4",
+    doc="Figure 4, billiards: (a, b) loss over the cue velocity plane, (c) JPO and GD beat BFGS vs n",
+    plot=plot,
+    families=FAMILIES,
+    per_experiment=False,
+    reads=("fractions",),
+    panels=compute_landscape,
+)
