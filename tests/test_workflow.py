@@ -168,15 +168,15 @@ CODE_CHANGES = {
     },
     "problems/billiards.py": {
         "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table2": 1, "all": 1,
+        "plot_experiment_figure": 4, "make_table2": 1, "make_table4": 1, "all": 1,
     },
-    "solvers/gd.py": {
+    "solvers/gd.py": {  # wavepacket 4 + billiards 1 runs; panels: fig3, fig4, trajectories
         "solve": 5, "aggregate": 2, "figure_panels": 3, "plot_combined_figure": 2,
-        "plot_experiment_figure": 5, "make_table2": 1, "all": 1,
+        "plot_experiment_figure": 7, "make_table2": 1, "make_table4": 1, "all": 1,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
         "solve": 17, "aggregate": 2, "figure_panels": 3, "plot_combined_figure": 2,
-        "plot_experiment_figure": 5, "make_table2": 1, "all": 1,
+        "plot_experiment_figure": 7, "make_table2": 1, "make_table4": 1, "all": 1,
     },
     "figures/scatter.py": {"plot_experiment_figure": 2, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
