@@ -79,8 +79,10 @@ def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> lis
             for t in ("outcomes", "fractions", "summary", "history", "test")
         ]
         for name, spec in figures().items():
-            if spec.per_experiment and spec.families is None:  # generic: every experiment
+            if spec.per_experiment and spec.applies_to(block["family"]):  # generic or its family's
                 paths += [f"results/figures/{experiment}/{name}.{ext}" for ext in ("pdf", "png")]
+                if spec.panels is not None:
+                    paths.append(f"results/aggregate/{experiment}/panels/{name}.h5")
     for name, fams in combined.items():
         matching = [e for e, f in families.items() if f in fams]
         if matching:
@@ -127,7 +129,7 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert "Using workflow specific profile profiles/default" in run.stderr
 
     smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
-    missing = [p for p in _expected_outputs(smoke, {"fig3": ("wavepacket",)}) if not (work / p).is_file()]
+    missing = [p for p in _expected_outputs(smoke, {"fig3": ("wavepacket",), "fig5": ("ks",)}) if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
     for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels"):
         assert list((work / "logs" / rule_dir).rglob("*.log")), f"no logs for {rule_dir}"
@@ -135,7 +137,7 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert not list((work / "results").rglob(".*.tmp.*")), "temporary files left behind"
 
     # Nothing left to do: neither for the default target nor for the named targets.
-    for target in ((), ("fig3",), ("table2",), ("scatter",)):
+    for target in ((), ("fig3",), ("fig5",), ("ks_roughness",), ("table2",), ("scatter",)):
         dry = _snakemake(work, *target, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
         assert dry.returncode == 0, dry.stderr[-3000:]
         assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
