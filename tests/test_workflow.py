@@ -144,23 +144,32 @@ def test_smoke_dag_end_to_end(smoke_run):
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
-# 1 experiment, 2 n x 2 seeds = 4 problem sets, 7 solvers). A figure's panel step reads every
-# run of the representative problem set, so it follows any solver change.
+# wavepacket with 7 solvers and ks with 3 (bfgs, gd, jpo), each 2 n x 2 seeds = 4 problem sets).
+# A figure's panel step reads every run of the representative problem set, so it follows any
+# solver change: fig3 (wavepacket), fig5 and ks_roughness (ks). Per-experiment figures: scatter
+# and beat_fraction for both, ks_roughness for ks.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
         "generate_data": 4, "solve": 28, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
         "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
     },
+    "problems/ks.py": {
+        "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
+        "plot_experiment_figure": 3, "make_table2": 1, "all": 1,
+    },
     "solvers/gd.py": {
-        "solve": 4, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
+        "solve": 8, "aggregate": 2, "figure_panels": 3, "plot_combined_figure": 2,
+        "plot_experiment_figure": 5, "make_table2": 1, "all": 1,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
-        "solve": 16, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 2, "make_table2": 1, "all": 1,
+        "solve": 20, "aggregate": 2, "figure_panels": 3, "plot_combined_figure": 2,
+        "plot_experiment_figure": 5, "make_table2": 1, "all": 1,
     },
-    "figures/scatter.py": {"plot_experiment_figure": 1, "all": 1},
+    "figures/scatter.py": {"plot_experiment_figure": 2, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
+    "figures/fig5.py": {  # ks_roughness imports its landscape helpers from fig5
+        "figure_panels": 2, "plot_combined_figure": 1, "plot_experiment_figure": 1, "all": 1,
+    },
     "tables.py": {"make_table2": 1, "all": 1},
 }
 
@@ -192,9 +201,9 @@ def test_preset_does_not_leak_the_default_config(tmp_path):
     assert smoke.returncode == 0, smoke.stderr[-3000:]
     assert "leaky" not in smoke.stdout + smoke.stderr
     counts = _job_counts(smoke.stdout + smoke.stderr)
-    cfg = yaml.safe_load((work / "config" / "smoke.yaml").read_text())["experiments"]["wavepacket"]
-    assert counts["generate_data"] == len(cfg["n"]) * len(cfg["seeds"])
-    assert counts["solve"] == len(cfg["n"]) * len(cfg["seeds"]) * len(cfg["solvers"])
+    blocks = yaml.safe_load((work / "config" / "smoke.yaml").read_text())["experiments"].values()
+    assert counts["generate_data"] == sum(len(b["n"]) * len(b["seeds"]) for b in blocks)
+    assert counts["solve"] == sum(len(b["n"]) * len(b["seeds"]) * len(b["solvers"]) for b in blocks)
 
     plain = _snakemake(work, "-n")  # without --configfile the default (with 'leaky') is the config
     assert plain.returncode == 0, plain.stderr[-3000:]
