@@ -90,7 +90,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     ax.plot(horizons, med, color="C0", marker="o", label=f"median of {m} problems", zorder=3)
     ax.axvline(own, color="black", ls="--", lw=0.8)
     ax.annotate(f"data: $T = {own:g}$", (own, 0.98), xycoords=("data", "axes fraction"),
-                xytext=(-3, 0), textcoords="offset points", ha="right", va="top", fontsize=7)
+                xytext=(3, 0), textcoords="offset points", ha="left", va="top", fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(horizons)
