@@ -1,13 +1,19 @@
 """Batched SciPy BFGS (``invnet.solvers.batched_bfgs``) vs a sequential SciPy loop.
 
-Both solve the same wave-packet problems from the shared x0 in the same process, float64: the
-loop calls ``scipy.optimize.minimize(method="BFGS", jac=True)`` once per problem with that
-problem's slice of the same ``Objective`` (idx of length 1). For large n the loop runs on a random
-subset and its time is extrapolated linearly (said in the table). Last line:
-``speedup_n512=<a> speedup_n4096=<b> frac_match=<c>``, c = fraction of compared problems whose
-batched solution is within 1e-8 (max abs) of SciPy's.
+Both solve the same problems from the shared x0 in the same process, float64: the loop calls
+``scipy.optimize.minimize(method="BFGS", jac=True)`` once per problem with that problem's slice
+of the same ``Objective`` (idx of length 1). For large n the loop runs on a random subset and its
+time is extrapolated linearly (said in the table). Two problem families:
 
-    python benchmarks/bfgs_batched.py [--sizes 512 4096] [--device cpu] [--seed 0]
+- the wave packet (cheap forward) at ``--sizes``;
+- Kuramoto–Sivashinsky (``ks``, default parameters: T = 20, 80 ETDRK4 steps per forward, an
+  expensive forward) at ``--ks-n``, the loop on ``--ks-seq`` problems, extrapolated.
+
+Last line: ``speedup_n512=<a> speedup_n4096=<b> frac_match=<c> ks_speedup_n512=<x>
+ks_frac_match=<y>``; c and y = fraction of compared problems whose batched solution is within
+1e-8 (max abs) of SciPy's (both NaN/inf in the same places counts as a match).
+
+    python benchmarks/bfgs_batched.py [--sizes 512 4096] [--ks-n 512] [--ks-seq 64] [--threads 1]
 """
 
 from __future__ import annotations
@@ -37,6 +43,17 @@ def objective_on(pset: ProblemSet, device: torch.device) -> Objective:
     return obj
 
 
+def ks_objective_on(pset: ProblemSet, device: torch.device) -> Objective:
+    """The KS problems' float64 Objective on ``device`` (the family moves its own constants)."""
+    return Objective.from_set(make_family("ks"), pset, device=device)
+
+
+def max_abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise max |a - b|, 0 where both are the same non-finite value."""
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    return np.where(same, 0.0, np.abs(a - b)).max(axis=1)
+
+
 def sequential(
     obj: Objective, x0: np.ndarray, which: np.ndarray, device: torch.device
 ) -> tuple[np.ndarray, ...]:
@@ -63,9 +80,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seq-max", type=int, default=512, help="largest sequential run; beyond: subset")
     ap.add_argument("--repeats", type=int, default=3, help="batched timing: best of this many")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: every usable core)")
+    ap.add_argument("--ks-n", type=int, default=512, help="KS problems (0: skip KS)")
+    ap.add_argument("--ks-seq", type=int, default=64, help="KS sequential subset (extrapolated)")
+    ap.add_argument("--ks-repeats", type=int, default=1, help="KS batched timing: best of this many")
     args = ap.parse_args()
 
-    threads = len(os.sched_getaffinity(0))
+    threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     device = torch.device(args.device)
     fam = make_family("wavepacket")
@@ -75,15 +96,10 @@ def main() -> None:
     bfgs_batched(warm.value_and_grad, torch.tensor(np.tile(fam.x0, (32, 1)), device=device))
     sequential(warm, np.tile(fam.x0, (32, 1)), np.arange(4), device)
 
-    rows, speedups, matched, compared = [], {}, 0, 0
-    for n in args.sizes:
-        rng = np.random.default_rng(args.seed)
-        obj = objective_on(fam.sample(n, rng), device)
-        x0 = np.tile(fam.x0, (n, 1))
+    def compare_at(name, obj, n, x0, seq_max, repeats, rng):
         x0_t = torch.tensor(x0, device=device)
-
         best = float("inf")
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
@@ -92,31 +108,52 @@ def main() -> None:
                 torch.cuda.synchronize()
             best = min(best, time.perf_counter() - t)
 
-        which = np.arange(n) if n <= args.seq_max else np.sort(rng.choice(n, args.seq_max, replace=False))
+        which = np.arange(n) if n <= seq_max else np.sort(rng.choice(n, seq_max, replace=False))
         t = time.perf_counter()
         xs, nits, stats = sequential(obj, x0, which, device)
         t_seq = (time.perf_counter() - t) * n / len(which)
 
-        dx = np.abs(xs - res.x[which].cpu().numpy()).max(axis=1)
+        dx = max_abs_diff(xs, res.x[which].cpu().numpy())
         ok = int((dx <= TOL).sum())
-        matched += ok
-        compared += len(which)
-        speedups[n] = t_seq / best
         nit_eq = int((nits == res.nit[which].cpu().numpy()).sum())
         status_eq = int((stats == res.status[which].cpu().numpy()).sum())
         seq_note = "" if len(which) == n else f" (extrapolated from {len(which)})"
-        rows.append(
-            (n, f"{best:.3f}", res.rounds, f"{t_seq:.2f}{seq_note}", f"{speedups[n]:.1f}",
-             f"{ok}/{len(which)}", f"{dx.max():.1e}", nit_eq, status_eq)
-        )  # fmt: skip
+        row = (name, n, f"{best:.3f}", res.rounds, f"{t_seq:.2f}{seq_note}", f"{t_seq / best:.1f}",
+               f"{ok}/{len(which)}", f"{dx.max():.1e}", nit_eq, status_eq)  # fmt: skip
+        return row, t_seq / best, ok, len(which)
 
-    head = ("n", "batched s", "rounds", "scipy loop s", "speedup", "<=1e-8", "max|dx|", "nit eq", "status eq")
+    rows, speedups, matched, compared = [], {}, 0, 0
+    for n in args.sizes:
+        rng = np.random.default_rng(args.seed)
+        obj = objective_on(fam.sample(n, rng), device)
+        row, speedups[n], ok, cmp = compare_at(
+            "wavepacket", obj, n, np.tile(fam.x0, (n, 1)), args.seq_max, args.repeats, rng
+        )
+        rows.append(row)
+        matched, compared = matched + ok, compared + cmp
+
+    ks_parts = []
+    if args.ks_n > 0:
+        ks = make_family("ks")
+        warm = ks_objective_on(ks.sample(8, np.random.default_rng(12345)), device)
+        bfgs_batched(warm.value_and_grad, torch.tensor(np.tile(ks.x0, (8, 1)), device=device))
+        sequential(warm, np.tile(ks.x0, (8, 1)), np.arange(2), device)
+        n = args.ks_n
+        rng = np.random.default_rng(args.seed)
+        obj = ks_objective_on(ks.sample(n, rng), device)
+        row, ks_speedup, ok, cmp = compare_at(
+            "ks", obj, n, np.tile(ks.x0, (n, 1)), args.ks_seq, args.ks_repeats, rng
+        )
+        rows.append(row)
+        ks_parts = [f"ks_speedup_n{n}={ks_speedup:.1f}", f"ks_frac_match={ok / max(cmp, 1):.4f}"]
+
+    head = ("problem", "n", "batched s", "rounds", "scipy loop s", "speedup", "<=1e-8", "max|dx|", "nit eq", "status eq")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     print(f"device={device} threads={threads} torch={torch.__version__} scipy={scipy.__version__}")
     for r in [head, *rows]:
         print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
     parts = [f"speedup_n{n}={s:.1f}" for n, s in speedups.items()]
-    print(" ".join([*parts, f"frac_match={matched / max(compared, 1):.4f}"]))
+    print(" ".join([*parts, f"frac_match={matched / max(compared, 1):.4f}", *ks_parts]))
 
 
 if __name__ == "__main__":

@@ -226,3 +226,20 @@ def test_landscape_becomes_rugged_for_long_horizons():
 def test_bad_parameters_name_the_key(params, key):
     with pytest.raises(ConfigError, match=rf"experiments\.ks\.problem\.{key}"):
         KuramotoSivashinsky(**params)
+
+
+def test_a_problem_does_not_depend_on_its_batch():
+    """Bit-identical rows whatever the batch (512 at once, one at a time) with one torch thread
+    (the pipeline's `threads: 1`; with more, the batched FFT may round differently): batched BFGS
+    must follow a per-problem loop exactly, and chaos amplifies any round-off difference."""
+    fam = KuramotoSivashinsky(horizon=5.0)
+    pset = fam.sample(512, numpy_rng(0, "batch"))
+    x, gam = torch.as_tensor(pset.x_true), torch.as_tensor(pset.gamma)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        together = fam.forward(x, gam)
+        alone = torch.cat([fam.forward(x[i : i + 1], gam[i : i + 1]) for i in range(0, 512, 37)])
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(together[::37], alone)

@@ -82,8 +82,10 @@ def _expected_outputs(config: dict, combined: dict[str, tuple[str, ...]]) -> lis
             for t in ("outcomes", "fractions", "summary", "history", "test", "budget")
         ]
         for name, spec in figures().items():
-            if spec.per_experiment and spec.families is None:  # generic: every experiment
+            if spec.per_experiment and spec.applies_to(block["family"]):  # generic or its family's
                 paths += [f"results/figures/{experiment}/{name}.{ext}" for ext in ("pdf", "png")]
+                if spec.panels is not None:
+                    paths.append(f"results/aggregate/{experiment}/panels/{name}.h5")
     for name, fams in combined.items():
         if fams == ():
             paths += [f"results/figures/{name}.{ext}" for ext in ("pdf", "png")]
@@ -141,7 +143,7 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert "Using workflow specific profile profiles/default" in run.stderr
 
     smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
-    combined = {"fig3": ("wavepacket",), "fig4": ("billiards", "billiards_chain"), "fig1": (), "fig2": ()}
+    combined = {"fig3": ("wavepacket",), "fig4": ("billiards", "billiards_chain"), "fig5": ("ks",), "fig1": (), "fig2": ()}
     missing = [p for p in _expected_outputs(smoke, combined) if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
     for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels", "studies"):
@@ -150,17 +152,19 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert not list((work / "results").rglob(".*.tmp.*")), "temporary files left behind"
 
     # Nothing left to do: neither for the default target nor for the named targets.
-    for target in ((), ("fig3",), ("fig4",), ("table2",), ("scatter",), ("trajectories",), ("fig1",), ("fig2",)):
+    for target in ((), ("fig3",), ("fig4",), ("fig5",), ("table2",), ("table4",), ("scatter",), ("trajectories",),
+                   ("ks_roughness",), ("fig1",), ("fig2",)):
         dry = _snakemake(work, *target, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
         assert dry.returncode == 0, dry.stderr[-3000:]
         assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
-# wavepacket 2 n x 2 seeds = 4 problem sets, 8 solvers; billiards 1 problem set, 3 solvers:
+# wavepacket 2 n x 2 seeds = 4 problem sets, 8 solvers; billiards 1 problem set and ks 4, each with
 # bfgs, gd, jpo; the alignment study in one chunk). A figure's panel step reads every run of the
-# representative problem set, so it follows any solver change (wavepacket: fig3; billiards: fig4
-# and trajectories).
+# representative problem set, so it follows any solver change: fig3 (wavepacket), fig4 and
+# trajectories (billiards), fig5 and ks_roughness (ks). Per-experiment figures: scatter,
+# beat_fraction and budget for all three, trajectories for billiards, ks_roughness for ks.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
         "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
@@ -170,19 +174,26 @@ CODE_CHANGES = {
         "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
         "plot_experiment_figure": 4, "make_table2": 1, "make_table4": 1, "all": 1,
     },
-    "solvers/gd.py": {  # wavepacket 4 + billiards 1 runs; panels: fig3, fig4, trajectories
-        "solve": 5, "aggregate": 2, "figure_panels": 3, "plot_combined_figure": 2,
-        "plot_experiment_figure": 7, "make_table2": 1, "make_table4": 1, "all": 1,
+    "problems/ks.py": {
+        "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
+        "plot_experiment_figure": 4, "make_table2": 1, "make_table4": 1, "all": 1,
+    },
+    "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 runs
+        "solve": 9, "aggregate": 3, "figure_panels": 5, "plot_combined_figure": 3,
+        "plot_experiment_figure": 11, "make_table2": 1, "make_table4": 1, "all": 1,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
-        "solve": 17, "aggregate": 2, "figure_panels": 3, "plot_combined_figure": 2,
-        "plot_experiment_figure": 7, "make_table2": 1, "make_table4": 1, "all": 1,
+        "solve": 21, "aggregate": 3, "figure_panels": 5, "plot_combined_figure": 3,
+        "plot_experiment_figure": 11, "make_table2": 1, "make_table4": 1, "all": 1,
     },
-    "figures/scatter.py": {"plot_experiment_figure": 2, "all": 1},
+    "figures/scatter.py": {"plot_experiment_figure": 3, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
     "figures/fig1.py": {"plot_combined_figure": 1, "all": 1},
     "figures/fig2.py": {"plot_combined_figure": 1, "all": 1},
     "figures/fig4.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
+    "figures/fig5.py": {  # ks_roughness imports its landscape helpers from fig5
+        "figure_panels": 2, "plot_combined_figure": 1, "plot_experiment_figure": 1, "all": 1,
+    },
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1, "all": 1},
     "tables.py": {"make_table2": 1, "make_table4": 1, "all": 1},
 }

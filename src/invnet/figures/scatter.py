@@ -44,7 +44,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
         beat = float((grp["outcome"] == "beat").mean()) if len(grp) else float("nan")
         lose = float((grp["outcome"] == "lose").mean()) if len(grp) else float("nan")
         dropped = int((~ok).sum())
-        note = f", {dropped} non-finite left out" if dropped else ""
+        note = f"\n{dropped} non-finite left out" if dropped else ""  # own line: titles stay short
         ax.set_title(f"{solver_label(solver)}: beats {beat:.2f}, loses {lose:.2f}{note}", fontsize=7)
         ax.set_xlabel(r"$L_\mathrm{BFGS}$")
         ax.set_ylabel(f"$L$ of {solver_label(solver)}")

@@ -237,7 +237,11 @@ class KuramotoSivashinsky(ProblemFamily):
         key = (x.device, x.dtype)
         if key not in self._basis:
             self._basis[key] = self._basis64.to(device=x.device, dtype=x.dtype)
-        u0 = x @ self._basis[key]
+        basis = self._basis[key]
+        # Element-wise, not x @ basis: BLAS picks kernels (and rounding) by batch size, so a
+        # matmul made a problem's u0 depend on the batch it is in by round-off, which chaos
+        # amplifies (batched BFGS then drifts from a per-problem SciPy loop).
+        u0 = x[:, 0:1] * basis[0] + x[:, 1:2] * basis[1]
         if gamma is not None:
             u0 = u0 + gamma.to(device=x.device, dtype=x.dtype)
         return u0

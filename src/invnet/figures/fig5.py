@@ -1,0 +1,359 @@
+"""Figure 5, Kuramoto–Sivashinsky initial-state inference (docs/experiments.md §4.3).
+
+(a) space–time plot u(z, t) of one example problem's true trajectory, the observation time T
+    marked (y* is the state there);
+(b) the loss L along β1 (β2 at its true value) for several horizons T (each curve normalised by
+    its maximum and offset), with the number of local minima on the 801-point grid: smooth for
+    short horizons, rugged for long ones;
+(c) mean loss against iteration for BFGS, GD and JPO training on the representative problem set
+    (largest n, first seed). BFGS is unbounded; where it ran into a numerically diverged forward
+    (loss NaN) its mean is undefined from that round on and the curve ends, which is said;
+(d) fraction of problems on which each solver beats BFGS against n (mean ± std over seeds),
+    dashed: fraction on which BFGS is better than JPO and GD.
+
+:func:`compute_panels` (the figure's panel step) writes the panel data of (a–c) into
+``results/aggregate/{experiment}/panels/fig5.h5``; :func:`plot` only reads artifacts. For a
+horizon T other than the experiment's, the target is the noise-free u(T) of the true β (the same
+γ). :func:`count_local_minima` and :func:`landscape` are shared with the roughness figure
+(``ks_roughness``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..analysis import BASELINE, seed_spread, solver_label, solver_order
+from ..artifacts import read_h5, write_h5
+from ..errors import ArtifactError
+from ..problems import ProblemFamily, family_from_description
+from .base import FigureInputs, FigureSpec
+from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
+
+log = logging.getLogger("invnet.figures.fig5")
+
+FAMILY = "ks"
+GRID_POINTS = 801  # β1 grid of panel (b) and of the roughness figure (issue: >= 801)
+HORIZONS = (5.0, 10.0, 20.0, 40.0)  # panel (b), plus the experiment's own T
+CURVE_SOLVERS = ("jpo", "bfgs", "gd")  # panel (c)
+LOSE_SOLVERS = ("jpo", "gd")  # panel (d): dashed 'BFGS better' curves
+CHUNK = 4096  # forward batch of the landscape evaluations
+
+
+# ------------------------------------------------------------------------------ shared helpers
+
+
+def count_local_minima(loss: np.ndarray) -> np.ndarray:
+    """Strict interior local minima along the last axis: L[i] < L[i-1] and L[i] < L[i+1]."""
+    loss = np.asarray(loss)
+    mid = loss[..., 1:-1]
+    return np.sum((mid < loss[..., :-2]) & (mid < loss[..., 2:]), axis=-1)
+
+
+def with_horizon(description: Mapping, horizon: float) -> ProblemFamily:
+    """The data artifact's family with another observation time T (everything else equal)."""
+    return family_from_description({**description, "horizon": float(horizon)})
+
+
+def landscape(
+    family: ProblemFamily,
+    x_true: np.ndarray,
+    gamma: np.ndarray | None,
+    beta1: np.ndarray,
+    y_target: np.ndarray | None = None,
+) -> np.ndarray:
+    """L(β1, β2 = true β2) on the grid ``beta1`` for each problem: (m,) x_true rows -> (m, grid).
+
+    The target is ``y_target`` (m, N) if given, else the noise-free u(T) of ``x_true``; float64,
+    no gradients, evaluated in chunks of :data:`CHUNK` forwards.
+    """
+    x_true = np.atleast_2d(np.asarray(x_true, dtype=np.float64))
+    m, g = x_true.shape[0], beta1.size
+    gam = None if gamma is None else torch.as_tensor(np.atleast_2d(gamma), dtype=torch.float64)
+    xt = torch.as_tensor(x_true)
+    with torch.no_grad():
+        target = family.forward(xt, gam) if y_target is None else torch.as_tensor(
+            np.atleast_2d(y_target), dtype=torch.float64)
+        x = torch.empty(m, g, 2, dtype=torch.float64)
+        x[:, :, 0] = torch.as_tensor(beta1)[None, :]
+        x[:, :, 1] = xt[:, 1:2]
+        x = x.reshape(m * g, 2)
+        rows = torch.arange(m).repeat_interleave(g)
+        out = []
+        for lo in range(0, m * g, CHUNK):
+            r = rows[lo:lo + CHUNK]
+            y = family.forward(x[lo:lo + CHUNK], None if gam is None else gam[r])
+            out.append(family.loss(y, target[r]))
+    return torch.cat(out).reshape(m, g).numpy()
+
+
+def horizons_with(own: float, base: Iterable[float] = HORIZONS) -> list[float]:
+    """``base`` plus the experiment's own horizon, sorted, without duplicates."""
+    return sorted({float(t) for t in base} | {float(own)})
+
+
+# ------------------------------------------------------------------------------ panel data
+
+
+def select_example(losses: dict[str, np.ndarray]) -> tuple[int, str]:
+    """The problem where JPO improves most on BFGS (largest finite L_BFGS / L_JPO), lowest index
+    on ties; problem 0 if either run is missing."""
+    if "bfgs" in losses and "jpo" in losses:
+        ratio = losses["bfgs"] / np.maximum(losses["jpo"], np.finfo(np.float64).tiny)
+        ratio = np.where(np.isfinite(ratio), ratio, -np.inf)
+        return int(np.argmax(ratio)), "largest finite L_BFGS / L_JPO"
+    return 0, "first problem (no bfgs and jpo runs to compare)"
+
+
+def compute_panels(
+    data: str | os.PathLike,
+    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+) -> int:
+    """Write the panel data of Figure 5 (a–c) for one example problem; return its index."""
+    arrays, attrs = read_h5(data)
+    problem = attrs.get("problem", {})
+    if problem.get("family") != FAMILY:
+        raise ArtifactError(f"{data} is not a data artifact of the {FAMILY} family")
+    runs = runs.values() if isinstance(runs, Mapping) else runs
+    family = family_from_description(problem)
+    n, seed = int(attrs["n"]), int(attrs["seed"])
+
+    solutions, losses = {}, {}
+    for path in runs:
+        run, run_attrs = read_h5(path)
+        if int(run_attrs["n"]) != n or int(run_attrs["seed"]) != seed:
+            raise ArtifactError(f"{path} is not a run on the problem set {data}")
+        solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
+        losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
+    idx, why = select_example(losses)
+    x_true = arrays["x_true"][idx]
+    gamma = arrays["gamma"][idx] if "gamma" in arrays else None
+    own = float(family.params["horizon"])
+    horizons = horizons_with(own)
+
+    # (a) the true trajectory to the longest horizon shown in (b)
+    longest = with_horizon(problem, horizons[-1])
+    with torch.no_grad():
+        traj = longest.trajectory(
+            torch.as_tensor(x_true[None]), None if gamma is None else torch.as_tensor(gamma[None])
+        )[0].numpy()
+    datasets: dict[str, np.ndarray] = {
+        "z": family.grid,
+        "t": np.arange(traj.shape[0]) * float(family.params["dt"]),
+        "u": traj,
+        "x_true": x_true,
+        "x0": family.x0,
+        "horizons": np.asarray(horizons),
+    }
+    # (b) L along β1 at the true β2, for every horizon; the experiment's own T uses y*
+    lo, hi = (float(v) for v in family.bounds[0])
+    beta1 = np.linspace(lo, hi, GRID_POINTS)
+    datasets["beta1"] = beta1
+    minima = []
+    for k, horizon in enumerate(horizons):
+        fam = family if horizon == own else with_horizon(problem, horizon)
+        target = arrays["y_target"][idx] if horizon == own else None
+        loss = landscape(fam, x_true, gamma, beta1, target)[0]
+        datasets[f"loss_T{k}"] = loss
+        minima.append(int(count_local_minima(loss)))
+    datasets["minima"] = np.asarray(minima)
+    for solver, x in solutions.items():
+        datasets[f"x_{solver}"] = x[idx]
+        datasets[f"loss_{solver}"] = np.asarray(losses[solver][idx])
+        datasets[f"nonfinite_{solver}"] = np.asarray(int((~np.isfinite(losses[solver])).sum()))
+
+    write_h5(
+        out,
+        datasets,
+        {
+            "kind": "ks_panels",
+            "experiment": attrs["experiment"],
+            "n": n,
+            "seed": seed,
+            "horizon": own,
+            "problem_index": idx,
+            "selection": why,
+            "solvers": ",".join(solutions),
+            "problem": problem,
+        },
+    )
+    log.info("example problem %d of n=%d seed=%d (%s); local minima along beta1 %s",
+             idx, n, seed, why, dict(zip(horizons, minima)))
+    return idx
+
+
+# ------------------------------------------------------------------------------ plotting
+
+
+def _ordered(solvers: Iterable[str], order: Sequence[str] | None = None) -> list[str]:
+    present = set(solvers)
+    order = solver_order() if order is None else order
+    return [s for s in order if s in present] + sorted(present - set(order))
+
+
+def _fmt_t(t: float) -> str:
+    return f"{t:g}"
+
+
+def _panel_spacetime(fig, ax, pan: dict[str, np.ndarray], horizon: float) -> None:
+    z, t, u = pan["z"], pan["t"], pan["u"]
+    lim = float(np.abs(u).max()) or 1.0
+    mesh = ax.pcolormesh(t, z, u.T, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="nearest",
+                         rasterized=True)
+    ax.axvline(horizon, color="black", ls="--", lw=1.0)
+    ax.annotate(f"$T = {_fmt_t(horizon)}$: $y^*$", (horizon, 1.0), xycoords=("data", "axes fraction"),
+                xytext=(3, -3), textcoords="offset points", ha="left", va="top", fontsize=7,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    ax.set_xlabel("time $t$")
+    ax.set_ylabel("space $z$")
+    b = pan["x_true"]
+    ax.set_title(rf"(a) example trajectory, $\beta = ({b[0]:.2f}, {b[1]:.2f})$")
+    cb = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.05)
+    cb.set_label("$u(z, t)$")
+
+
+def _panel_landscape(ax, pan: dict[str, np.ndarray], horizon: float) -> None:
+    beta1, horizons, minima = pan["beta1"], pan["horizons"], pan["minima"]
+    colors = [plt_cmap(i, len(horizons)) for i in range(len(horizons))]
+    ticks, labels = [], []
+    for k, (t, count) in enumerate(zip(horizons, minima)):
+        loss = pan[f"loss_T{k}"]
+        scale = float(np.max(loss)) or 1.0
+        ax.plot(beta1, loss / scale + 1.15 * k, color=colors[k], lw=1.5 if t == horizon else 0.9)
+        ticks.append(1.15 * k + 0.5)
+        word = "minimum" if int(count) == 1 else "minima"
+        labels.append(f"$T = {_fmt_t(t)}$" + (" (data)" if t == horizon else "")
+                      + f"\n{int(count)} {word}")
+    ax.axvline(pan["x_true"][0], color="black", ls=":", lw=1.0)
+    ax.axvline(pan["x0"][0], color="0.5", ls="-.", lw=0.8)
+    ax.set_xlim(beta1[0], beta1[-1])
+    ax.set_ylim(-0.1, 1.15 * (len(horizons) - 1) + 1.1)
+    ax.set_yticks(ticks)
+    ax.set_yticklabels(labels, fontsize=6.5)
+    for tick, color in zip(ax.get_yticklabels(), colors):
+        tick.set_color(color if sum(color[:3]) < 2.2 else "0.2")
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(r"$\beta_1$ ($\beta_2$ at its true value)")
+    ax.set_title(r"(b) $L/\max L$ along $\beta_1$; truth dotted, $x_0$ dash-dot", fontsize=8.5)
+
+
+def plt_cmap(i: int, count: int):
+    import matplotlib
+
+    return matplotlib.colormaps["viridis"](0.1 + 0.75 * i / max(count - 1, 1))
+
+
+def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, seed: int,
+                  pan: dict[str, np.ndarray]) -> dict[str, object]:
+    sel = history[(history["experiment"] == experiment) & (history["n"] == n)
+                  & (history["seed"] == seed) & (history["solver"].isin(CURVE_SOLVERS))]
+    handles, notes = {}, []
+    for solver in _ordered(sel["solver"].unique()):
+        h = sel[sel["solver"] == solver].sort_values("step")
+        style = solver_style(solver)
+        step, loss = h["step"].to_numpy() + 1, h["loss"].to_numpy(dtype=np.float64)
+        ok = np.isfinite(loss)
+        (handles[solver],) = ax.plot(step[ok], loss[ok], color=style["color"], ls=style["linestyle"],
+                                     label=style["label"])
+        bad = int(pan.get(f"nonfinite_{solver}", 0))
+        if bad and not ok.all():
+            last = np.flatnonzero(ok)[-1] if ok.any() else None
+            if last is not None:
+                ax.plot(step[last], loss[last], marker="x", color=style["color"], ms=6, mew=1.2)
+            notes.append(f"{style['label']}: {bad} of {n} runs diverged (loss NaN);\nits mean is undefined after ×")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration (BFGS: batched round) + 1")
+    ax.set_ylabel(f"mean loss over the {n} problems")
+    ax.set_title(f"(c) optimisation, $n = {n}$, seed {seed}")
+    if notes:
+        ax.text(0.98, 0.97, "\n".join(notes), transform=ax.transAxes, fontsize=6.5, va="top",
+                ha="right")
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.tick_params(axis="y", which="minor", labelsize=6)
+    return handles
+
+
+def _panel_fractions(ax, fractions: pd.DataFrame, experiment: str) -> dict[str, object]:
+    frac = fractions[(fractions["experiment"] == experiment) & (fractions["solver"] != BASELINE)]
+    sizes = sorted(int(n) for n in frac["n"].unique())
+    handles = {}
+    for solver in _ordered(frac["solver"].unique()):
+        style = solver_style(solver)
+        for outcome in ("beat", "lose"):
+            if outcome == "lose" and solver not in LOSE_SOLVERS:
+                continue
+            stats = [seed_spread(frac[(frac["solver"] == solver) & (frac["n"] == n)][outcome])
+                     for n in sizes]
+            mean = np.array([s["mean"] for s in stats])
+            std = np.nan_to_num(np.array([s["std"] for s in stats]))
+            h = ax.errorbar(
+                sizes, mean, yerr=std, color=style["color"], marker=style["marker"],
+                ls="-" if outcome == "beat" else "--", lw=1.1 if outcome == "beat" else 0.8,
+                mfc=style["color"] if outcome == "beat" else "white", label=style["label"],
+            )
+            if outcome == "beat":
+                handles[solver] = h
+    ax.set_xscale("log", base=2)
+    if sizes:
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([str(n) for n in sizes])
+        ax.minorticks_off()
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("number of problems $n$")
+    ax.set_ylabel("fraction of problems")
+    ax.set_title("(d) comparison with BFGS")
+    return handles
+
+
+def _figure_legend(fig, handles: dict[str, object]) -> None:
+    from matplotlib.lines import Line2D
+
+    solvers = _ordered(handles)
+    items = [handles[s] for s in solvers]
+    labels = [solver_label(s) for s in solvers]
+    items += [Line2D([], [], color="0.3", ls="-", marker="o"),
+              Line2D([], [], color="0.3", ls="--", lw=0.8, marker="o", mfc="white")]
+    labels += ["(d) beats BFGS", "(d) BFGS better"]
+    fig.legend(items, labels, loc="outside lower center", ncol=min(len(items), 5),
+               handlelength=2.0, columnspacing=1.2)
+
+
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
+    """Render Figure 5 from the panel artifact and the aggregated frames."""
+    import matplotlib.pyplot as plt
+
+    apply_style()
+    experiment = inputs.experiments[0]
+    pan, attrs = read_h5(inputs.panels[experiment])
+    frac, hist = inputs.tables["fractions"], inputs.tables["history"]
+    horizon = float(attrs["horizon"])
+
+    fig, axes = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 5.8), layout="constrained")
+    _panel_spacetime(fig, axes[0, 0], pan, horizon)
+    _panel_landscape(axes[0, 1], pan, horizon)
+    handles = _panel_curves(axes[1, 0], hist, experiment, int(attrs["n"]), int(attrs["seed"]), pan)
+    handles.update(_panel_fractions(axes[1, 1], frac, experiment))
+    _figure_legend(fig, handles)
+    save_figure(fig, pdf, png)
+
+
+FIGURE = FigureSpec(
+    name="fig5",
+    doc="Figure 5, Kuramoto-Sivashinsky: (a) space-time, (b) L along beta1 for several T, "
+    "(c) curves, (d) beat BFGS vs n",
+    plot=plot,
+    families=(FAMILY,),
+    per_experiment=False,
+    reads=("fractions", "history"),
+    panels=compute_panels,
+)
