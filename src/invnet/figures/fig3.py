@@ -22,19 +22,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis import BASELINE, history_band, ordered_solvers, seed_spread, solver_label
+from ..analysis import BASELINE, history_band, ordered_solvers, solver_label
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import Objective, family_from_description
 from .base import FigureInputs, FigureSpec
-from .style import DOUBLE_COLUMN, apply_style, fraction_vs_n_axis, save_figure, solver_color, solver_style
+from .panels import fractions_legend, fractions_panel
+from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_color, solver_style
 
 log = logging.getLogger("invnet.figures.fig3")
 
 FAMILY = "wavepacket"
 CURVE_SOLVERS = ("jpo", "bfgs", "gd", "lbfgsb", "adam")  # panel (c): solvers from x0
 FIT_SOLVERS = ("bfgs", "jpo")  # panel (a)
-LOSE_SOLVERS = ("jpo", "gd")  # panel (d): dashed 'BFGS better' curves
 
 
 # ------------------------------------------------------------------------------ panel data
@@ -221,46 +221,6 @@ def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int) -> dict[st
     return handles
 
 
-def _panel_fractions(ax, fractions: pd.DataFrame, experiment: str) -> dict[str, object]:
-    frac = fractions[(fractions["experiment"] == experiment) & (fractions["solver"] != BASELINE)]
-    sizes = sorted(int(n) for n in frac["n"].unique())
-    handles = {}
-    for solver in ordered_solvers(frac["solver"].unique()):
-        style = solver_style(solver)
-        for outcome in ("beat", "lose"):
-            if outcome == "lose" and solver not in LOSE_SOLVERS:
-                continue
-            stats = [seed_spread(frac[(frac["solver"] == solver) & (frac["n"] == n)][outcome])
-                     for n in sizes]
-            mean = np.array([s["mean"] for s in stats])
-            std = np.nan_to_num(np.array([s["std"] for s in stats]))
-            h = ax.errorbar(
-                sizes, mean, yerr=std, color=style["color"], marker=style["marker"],
-                ls="-" if outcome == "beat" else "--", lw=1.1 if outcome == "beat" else 0.8,
-                mfc=style["color"] if outcome == "beat" else "white", label=style["label"],
-            )
-            if outcome == "beat":
-                handles[solver] = h
-    fraction_vs_n_axis(ax, sizes)
-    ax.set_ylabel("fraction of problems")
-    ax.set_title("(d) comparison with BFGS")
-    return handles
-
-
-def _figure_legend(fig, handles: dict[str, object]) -> None:
-    """One legend for panels (c, d): every solver, plus the line styles of (d)."""
-    from matplotlib.lines import Line2D
-
-    solvers = ordered_solvers(handles)
-    items = [handles[s] for s in solvers]
-    labels = [solver_label(s) for s in solvers]
-    items += [Line2D([], [], color="0.3", ls="-", marker="o"),
-              Line2D([], [], color="0.3", ls="--", lw=0.8, marker="o", mfc="white")]
-    labels += ["(d) beats BFGS", "(d) BFGS better"]
-    fig.legend(items, labels, loc="outside lower center", ncol=min(len(items), 6),
-               handlelength=2.0, columnspacing=1.2)
-
-
 def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
     """Render Figure 3 from the landscape artifact and the aggregated frames."""
     import matplotlib.pyplot as plt
@@ -277,8 +237,8 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     _panel_waveform(axes[0, 0], land)
     _panel_landscape(axes[0, 1], land)
     handles = _panel_curves(axes[1, 0], hist, experiment, int(sizes[-1]))
-    handles.update(_panel_fractions(axes[1, 1], frac, experiment))
-    _figure_legend(fig, handles)
+    handles.update(fractions_panel(axes[1, 1], frac, experiment))
+    fractions_legend(fig, handles, ncol=6)
     save_figure(fig, pdf, png)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..analysis import BASELINE, seed_spread, solver_label
+from ..analysis import BASELINE, seed_spread
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ._billiards import FAMILIES, load_representative, ratio

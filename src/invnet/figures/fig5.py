@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis import BASELINE, seed_spread, solver_label, solver_order
+from ..analysis import ordered_solvers
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import ProblemFamily, family_from_description
 from .base import FigureInputs, FigureSpec
+from .panels import fractions_legend, fractions_panel
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig5")
@@ -41,7 +42,6 @@ FAMILY = "ks"
 GRID_POINTS = 801  # β1 grid of panel (b) and of the roughness figure (issue: >= 801)
 HORIZONS = (5.0, 10.0, 20.0, 40.0)  # panel (b), plus the experiment's own T
 CURVE_SOLVERS = ("jpo", "bfgs", "gd")  # panel (c)
-LOSE_SOLVERS = ("jpo", "gd")  # panel (d): dashed 'BFGS better' curves
 CHUNK = 4096  # forward batch of the landscape evaluations
 
 
@@ -191,12 +191,6 @@ def compute_panels(
 # ------------------------------------------------------------------------------ plotting
 
 
-def _ordered(solvers: Iterable[str], order: Sequence[str] | None = None) -> list[str]:
-    present = set(solvers)
-    order = solver_order() if order is None else order
-    return [s for s in order if s in present] + sorted(present - set(order))
-
-
 def _fmt_t(t: float) -> str:
     return f"{t:g}"
 
@@ -254,7 +248,7 @@ def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, seed: int,
     sel = history[(history["experiment"] == experiment) & (history["n"] == n)
                   & (history["seed"] == seed) & (history["solver"].isin(CURVE_SOLVERS))]
     handles, notes = {}, []
-    for solver in _ordered(sel["solver"].unique()):
+    for solver in ordered_solvers(sel["solver"].unique()):
         h = sel[sel["solver"] == solver].sort_values("step")
         style = solver_style(solver)
         step, loss = h["step"].to_numpy() + 1, h["loss"].to_numpy(dtype=np.float64)
@@ -283,51 +277,6 @@ def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, seed: int,
     return handles
 
 
-def _panel_fractions(ax, fractions: pd.DataFrame, experiment: str) -> dict[str, object]:
-    frac = fractions[(fractions["experiment"] == experiment) & (fractions["solver"] != BASELINE)]
-    sizes = sorted(int(n) for n in frac["n"].unique())
-    handles = {}
-    for solver in _ordered(frac["solver"].unique()):
-        style = solver_style(solver)
-        for outcome in ("beat", "lose"):
-            if outcome == "lose" and solver not in LOSE_SOLVERS:
-                continue
-            stats = [seed_spread(frac[(frac["solver"] == solver) & (frac["n"] == n)][outcome])
-                     for n in sizes]
-            mean = np.array([s["mean"] for s in stats])
-            std = np.nan_to_num(np.array([s["std"] for s in stats]))
-            h = ax.errorbar(
-                sizes, mean, yerr=std, color=style["color"], marker=style["marker"],
-                ls="-" if outcome == "beat" else "--", lw=1.1 if outcome == "beat" else 0.8,
-                mfc=style["color"] if outcome == "beat" else "white", label=style["label"],
-            )
-            if outcome == "beat":
-                handles[solver] = h
-    ax.set_xscale("log", base=2)
-    if sizes:
-        ax.set_xticks(sizes)
-        ax.set_xticklabels([str(n) for n in sizes])
-        ax.minorticks_off()
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("number of problems $n$")
-    ax.set_ylabel("fraction of problems")
-    ax.set_title("(d) comparison with BFGS")
-    return handles
-
-
-def _figure_legend(fig, handles: dict[str, object]) -> None:
-    from matplotlib.lines import Line2D
-
-    solvers = _ordered(handles)
-    items = [handles[s] for s in solvers]
-    labels = [solver_label(s) for s in solvers]
-    items += [Line2D([], [], color="0.3", ls="-", marker="o"),
-              Line2D([], [], color="0.3", ls="--", lw=0.8, marker="o", mfc="white")]
-    labels += ["(d) beats BFGS", "(d) BFGS better"]
-    fig.legend(items, labels, loc="outside lower center", ncol=min(len(items), 5),
-               handlelength=2.0, columnspacing=1.2)
-
-
 def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
     """Render Figure 5 from the panel artifact and the aggregated frames."""
     import matplotlib.pyplot as plt
@@ -342,8 +291,8 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     _panel_spacetime(fig, axes[0, 0], pan, horizon)
     _panel_landscape(axes[0, 1], pan, horizon)
     handles = _panel_curves(axes[1, 0], hist, experiment, int(attrs["n"]), int(attrs["seed"]), pan)
-    handles.update(_panel_fractions(axes[1, 1], frac, experiment))
-    _figure_legend(fig, handles)
+    handles.update(fractions_panel(axes[1, 1], frac, experiment))
+    fractions_legend(fig, handles, ncol=5)
     save_figure(fig, pdf, png)
 
 
