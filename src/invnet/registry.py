@@ -37,6 +37,17 @@ def discover_values(package: str, attribute: str) -> list[Any]:
     return [getattr(m, attribute) for m in _modules(package) if hasattr(m, attribute)]
 
 
+def discover_named(package: str, attribute: str) -> dict[str, Any]:
+    """The module-level ``attribute`` objects of ``package`` by their ``name``, sorted; two with
+    one name are an error (figures' ``FIGURE``, studies' ``STUDY``)."""
+    found: dict[str, Any] = {}
+    for spec in discover_values(package, attribute):
+        if spec.name in found:
+            raise RuntimeError(f"two {attribute} declarations named '{spec.name}' in {package}")
+        found[spec.name] = spec
+    return dict(sorted(found.items()))
+
+
 def import_path(path: str, base: type | None, where: str) -> Any:
     """The object at ``package.module:Name``; a ConfigError naming ``where`` if it is not there."""
     module_name, _, attr = path.partition(":")

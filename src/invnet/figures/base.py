@@ -27,7 +27,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ..registry import discover_values
+from ..registry import discover_named
 
 PathLike = str | os.PathLike
 
@@ -88,9 +88,4 @@ class FigureSpec:
 
 def figures() -> dict[str, FigureSpec]:
     """Every registered figure by name (the ``FIGURE`` of each module of this package)."""
-    found: dict[str, FigureSpec] = {}
-    for spec in discover_values(__package__, "FIGURE"):
-        if spec.name in found:
-            raise RuntimeError(f"two figures named '{spec.name}'")
-        found[spec.name] = spec
-    return dict(sorted(found.items()))
+    return discover_named(__package__, "FIGURE")

@@ -27,7 +27,7 @@ from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ._billiards import FAMILIES, load_representative, ratio
 from .base import FigureInputs, FigureSpec
-from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
+from .style import DOUBLE_COLUMN, apply_style, fraction_vs_n_axis, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig4")
 
@@ -190,13 +190,7 @@ def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str
         style = solver_style(solver)
         items.insert(0, (Line2D([], [], color=style["color"], marker=style["marker"]), style["label"]))
     all_sizes = sorted({int(n) for n in fractions["n"].unique()})
-    ax.set_xscale("log", base=2)
-    if all_sizes:
-        ax.set_xticks(all_sizes)
-        ax.set_xticklabels([str(n) for n in all_sizes])
-        ax.minorticks_off()
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("number of problems $n$")
+    fraction_vs_n_axis(ax, all_sizes)
     ax.set_ylabel("fraction beating BFGS")
     ax.set_title(f"({letter}) method beats BFGS\n(mean ± std over seeds)", fontsize=8)
     ax.legend(*zip(*items), loc="upper left", ncol=2, fontsize=6, handlelength=2.2, columnspacing=0.8)

@@ -5,18 +5,13 @@ that defines ``STUDY = StudySpec(...)`` is a study; see :mod:`invnet.studies.bas
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..registry import discover_values
+from ..registry import discover_named
 from .base import STUDY_SPECS, StudySpec
 
 
 def studies() -> dict[str, StudySpec]:
     """Every registered study by name (the ``STUDY`` of each module of this package)."""
-    found: dict[str, StudySpec] = {}
-    for spec in discover_values(__name__, "STUDY"):
-        if spec.name in found:
-            raise RuntimeError(f"two studies named '{spec.name}'")
-        found[spec.name] = spec
-    return dict(sorted(found.items()))
+    return discover_named(__name__, "STUDY")
 
 
 def study(name: str, where: str = "studies") -> StudySpec:
