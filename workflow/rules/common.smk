@@ -142,8 +142,34 @@ def figure_targets(figure):
     return figure_files(figure)
 
 
+def artifacts_of(experiments=(), studies=()):
+    """Every data, run and study-chunk artifact behind ``experiments`` and ``studies``.
+
+    Named targets list them as inputs, so that a deleted artifact is rebuilt, and everything
+    downstream of it redone, by the same command: Snakemake (>= 7) does not regenerate a
+    missing intermediate file whose consumers are present and up to date.
+    """
+    files = []
+    for e in experiments:
+        for n in sizes_of(e):
+            for seed in seeds_of(e):
+                files.append(data_file(e, n, seed))
+                files += [run_file(e, s, n, seed) for s in solvers_of(e)]
+    return files + [chunk for s in studies for chunk in study_chunk_files(s)]
+
+
+def figure_artifacts(figure):
+    """The artifacts a figure is drawn from at the end of the chain (see artifacts_of)."""
+    if not figure_targets(figure):
+        return []
+    if FIGURES[figure].standalone:
+        return artifacts_of(studies=FIGURES[figure].studies)
+    return artifacts_of(figure_experiments(figure), FIGURES[figure].studies)
+
+
 def all_targets():
-    """Every final output of the configured experiments (rule all)."""
+    """Every final output of the configured experiments (rule all), and every artifact they
+    are built from (so that a deleted one is rebuilt)."""
     targets = [aggregate_file(e, t) for e in EXPERIMENTS for t in AGGREGATE_TABLES]
     return (
         targets
@@ -151,6 +177,7 @@ def all_targets():
         + table_files("table2")
         + table_files("table4")
         + [study_table(s) for s in STUDIES]
+        + artifacts_of(EXPERIMENTS, STUDIES)
     )
 
 
