@@ -215,6 +215,7 @@ def get_solve_params(wildcards):
         **get_data_params(wildcards),
         "dtype": config["dtype"],
         "device": config["device"],
+        "threads": config["threads"],  # JPO's reductions depend on it: a change reruns
         "solver": wildcards.solver,
         "settings": b["solvers"][wildcards.solver],
         "code": run_fingerprint(b["family"], wildcards.solver),
