@@ -120,7 +120,7 @@ def _check(f: h5py.File, path: Path, kind: str | None, expect: Mapping[str, Any]
     if version != SCHEMA_VERSION:
         raise ArtifactError(
             f"artifact {path} has schema version {version}, this code reads version {SCHEMA_VERSION}; "
-            f"{REBUILD}, or rebuild all with `snakemake --forceall`"
+            f"{REBUILD}; for a whole older results/ folder: rm -r results/data results/runs results/studies"
         )
     if kind is not None:
         if attrs.get("kind") != kind:

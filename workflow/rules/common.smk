@@ -13,10 +13,14 @@ figure: they come from the config and from the plug-in registries of the invnet 
     results/tables/{table}.csv                                a study's aggregate table
 """
 
+import os
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
+from invnet.artifacts import check_artifact
 from invnet.config import InvalidConfig, load_yaml, resolve_config
+from invnet.errors import ArtifactError
 from invnet.fingerprint import code_fingerprint
 from invnet.figures import figures
 from invnet.pipeline import data_fingerprint, run_fingerprint, solver_dependency
@@ -179,6 +183,38 @@ def all_targets():
         + [study_table(s) for s in STUDIES]
         + artifacts_of(EXPERIMENTS, STUDIES)
     )
+
+
+# ----------------------------------------------------------------------------- artifact check
+
+
+def check_existing_artifacts():
+    """Refuse, before any job runs, an existing data or run artifact that is unreadable,
+    incomplete, of another schema version, lacks a dataset or holds one of the wrong shape, or
+    is not the artifact its path names: one line naming the file and what is wrong (and how
+    many more fail). Reads attributes and shapes only (milliseconds per file)."""
+    bad = []
+    for e in EXPERIMENTS:
+        for n in sizes_of(e):
+            for seed in seeds_of(e):
+                key = {"experiment": e, "n": n, "seed": seed}
+                wanted = [(data_file(e, n, seed), "data", key)] + [
+                    (run_file(e, s, n, seed), "run", {**key, "solver": s})
+                    for s in solvers_of(e)
+                ]
+                for path, kind, expect in wanted:
+                    if os.path.lexists(path):
+                        try:
+                            check_artifact(path, kind, expect)
+                        except ArtifactError as err:
+                            bad.append(str(err))
+    if bad:
+        more = f" ({len(bad) - 1} more artifacts fail these checks)" if len(bad) > 1 else ""
+        raise WorkflowError(f"Refusing to run: {bad[0]}{more}")
+
+
+if workflow.is_main_process:
+    check_existing_artifacts()
 
 
 # ----------------------------------------------------------------------------- input functions
