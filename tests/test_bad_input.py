@@ -107,6 +107,17 @@ CONFIG_CASES = [
 ]
 
 
+# Config cases also run in-process (invnet.config.resolve_config, what the Snakefile calls at
+# parse time); the ones below run through Snakemake as well: one per kind of check.
+THROUGH_SNAKEMAKE = {
+    "unknown_top_key", "misspelt_solver", "no_baseline", "unknown_family", "n_huge", "n_string",
+    "seed_2_64", "seed_10_40", "rtol_above_one", "device_tpu", "x0_outside_bounds",
+    "t0_prior_outside_window", "amplitude_prior_outside_bounds", "n_samples_one", "frequency_string",
+    "bounds_three_rows", "problem_not_mapping", "refinement_without_start", "gd_lr_negative",
+    "experiment_name_dash", "ks_prior_outside_bounds", "billiards_x0_outside_bounds", "unknown_study",
+}
+
+
 def _artifacts(root: Path) -> None:
     """Valid data and run artifacts of BASE under root/results (in-process, seconds)."""
     from invnet.pipeline import generate_data, run_solver
@@ -122,13 +133,17 @@ DATA = "results/data/wavepacket/n8/seed0.h5"
 
 
 def _edit(path: str, action):
+    """Damage ``path`` through h5py: ``action(file)``."""
     def apply(root: Path) -> None:
-        target = root / path
-        if callable(action):
-            with h5py.File(target, "a") as f:
-                action(f)
-        else:
-            target.write_bytes(action(target.read_bytes()))
+        with h5py.File(root / path, "a") as f:
+            action(f)
+    return apply
+
+
+def _bytes(path: str, action):
+    """Damage ``path`` as bytes: ``action(bytes) -> bytes``."""
+    def apply(root: Path) -> None:
+        (root / path).write_bytes(action((root / path).read_bytes()))
     return apply
 
 
@@ -157,9 +172,9 @@ def _del(name: str):
 
 # (case id, damage, the file the one error line must name)
 ARTIFACT_CASES = [
-    ("run_truncated", _edit(RUN, lambda b: b[: len(b) // 2]), RUN),
-    ("run_garbage_bytes", _edit(RUN, lambda b: bytes(range(256)) * 8), RUN),
-    ("run_empty_file", _edit(RUN, lambda b: b""), RUN),
+    ("run_truncated", _bytes(RUN, lambda b: b[: len(b) // 2]), RUN),
+    ("run_garbage_bytes", _bytes(RUN, lambda b: bytes(range(256)) * 8), RUN),
+    ("run_empty_file", _bytes(RUN, lambda b: b""), RUN),
     ("run_missing_loss", _edit(RUN, _del("loss")), RUN),
     ("run_missing_x", _edit(RUN, _del("x")), RUN),
     ("run_missing_status", _edit(RUN, _del("problem_status")), RUN),
@@ -170,7 +185,7 @@ ARTIFACT_CASES = [
     ("run_not_complete", _edit(RUN, _set_attr("complete", False)), RUN),
     ("run_is_other_seed", _edit(RUN, _set_attr("seed", 3)), RUN),
     ("run_bad_json_attr", _edit(RUN, _set_attr("config", "{not json")), RUN),
-    ("data_truncated", _edit(DATA, lambda b: b[:100]), DATA),
+    ("data_truncated", _bytes(DATA, lambda b: b[:100]), DATA),
     ("data_missing_y_target", _edit(DATA, _del("y_target")), DATA),
     ("data_x_true_wrong_shape", _edit(DATA, _resize("x_true", 7)), DATA),
     ("data_old_schema", _edit(DATA, _set_attr("schema_version", 1)), DATA),
@@ -201,7 +216,8 @@ OTHER_CASES = [
     # the default config file with a YAML syntax error: the file and the line are named
     ("default_config_yaml_error", None, {"config/config.yaml": "experiments:\n  wavepacket: {family: wavepacket\n"},
      ["--cores", "1"], "config/config.yaml: line 3"),
-    ("configfile_missing", None, {}, ["--cores", "1", "--configfile", "nowhere.yaml"], "nowhere.yaml"),
+    # a bad value given on the command line, on top of a good config file
+    ("config_override", BASE, {}, ["--cores", "1", "--configfile", "case.yaml", "--config", "threads=0"], "threads"),
 ]
 
 
@@ -213,7 +229,8 @@ def outcomes(tmp_path_factory):
     jobs = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
         for case_id, config, _ in CONFIG_CASES:
-            jobs[case_id] = pool.submit(_case, tmp / f"c{len(jobs)}", config)
+            if case_id in THROUGH_SNAKEMAKE:
+                jobs[case_id] = pool.submit(_case, tmp / f"c{len(jobs)}", config)
         for case_id, damage, _ in ARTIFACT_CASES:
             jobs[case_id] = pool.submit(_case, tmp / f"c{len(jobs)}", BASE, damage, template=template)
         for case_id, config, files, args, _ in OTHER_CASES:
@@ -221,13 +238,24 @@ def outcomes(tmp_path_factory):
         return {case_id: job.result() for case_id, job in jobs.items()}
 
 
-ALL = [(c, key) for c, _, key in CONFIG_CASES] + [(c, key) for c, _, key in ARTIFACT_CASES] + [
-    (c[0], c[-1]) for c in OTHER_CASES
-]
+ALL = [(c, key) for c, _, key in CONFIG_CASES if c in THROUGH_SNAKEMAKE] + [
+    (c, key) for c, _, key in ARTIFACT_CASES
+] + [(c[0], c[-1]) for c in OTHER_CASES]
 
 
 def test_there_are_at_least_40_cases():
     assert len(ALL) >= 40 and len({c for c, _ in ALL}) == len(ALL)
+    assert THROUGH_SNAKEMAKE <= {c for c, _, _ in CONFIG_CASES}
+
+
+@pytest.mark.parametrize("case_id, config, names", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_bad_config_one_line_naming_the_key(case_id, config, names):
+    """Every config case, in-process: exactly one error line, and it names the key."""
+    from invnet.config import InvalidConfig, resolve_config
+
+    with pytest.raises(InvalidConfig) as err:
+        resolve_config(config, check_cuda=False)
+    assert len(err.value.lines) == 1 and names in err.value.lines[0], err.value.lines
 
 
 @pytest.mark.parametrize("case_id, names", ALL, ids=[c for c, _ in ALL])

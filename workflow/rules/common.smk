@@ -209,7 +209,11 @@ def check_existing_artifacts():
                         except ArtifactError as err:
                             bad.append(str(err))
     if bad:
-        more = f" ({len(bad) - 1} more artifacts fail these checks)" if len(bad) > 1 else ""
+        more = (
+            f" ({len(bad) - 1} more artifacts fail these checks)"
+            if len(bad) > 1
+            else ""
+        )
         raise WorkflowError(f"Refusing to run: {bad[0]}{more}")
 
 
