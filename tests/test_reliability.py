@@ -77,8 +77,9 @@ def built(tmp_path_factory):
 
 
 def test_thread_change_schedules_the_runs(built):
-    """JPO's reductions depend on the torch thread count: changing `threads` must rerun the
-    solve jobs (it is a job parameter); on main it scheduled nothing."""
+    """JPO's reductions may depend on the torch thread count (machine- and build-specific):
+    changing `threads` must rerun the solve jobs (it is a job parameter); on main it scheduled
+    nothing."""
     proc = _run(built, *TARGETS, "-n", "--config", "threads=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout + proc.stderr
