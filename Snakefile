@@ -30,12 +30,14 @@ rule table2:
     """Table 2 (beat/tie/lose against BFGS, with what each method spent)."""
     input:
         table_files("table2"),
+        artifacts_of(EXPERIMENTS),
 
 
 rule table4:
     """Table 4 (compute cost: evaluations per problem, wall time)."""
     input:
         table_files("table4"),
+        artifacts_of(EXPERIMENTS),
 
 
 # One named target per registered figure (`snakemake fig3`, `snakemake scatter`, ...).
@@ -46,6 +48,7 @@ for _figure in FIGURES:
             _figure
         input:
             figure_targets(_figure),
+            figure_artifacts(_figure),
 
 
 include: "workflow/rules/data.smk"

@@ -57,8 +57,11 @@ def test_compare_zero_rtol_and_zero_baseline():
 
 def test_compare_nan():
     nan = float("nan")
-    out = analysis.compare([nan, 1.0, nan], [1.0, nan, nan])
-    assert list(out) == ["lose", "beat", "tie"]
+    inf = float("inf")
+    out = analysis.compare([nan, 1.0, nan, inf, 1.0, inf], [1.0, nan, nan, 1.0, inf, inf])
+    # a non-finite loss is never a win, a loss or a tie (issue 11: NaN BFGS losses were "beaten")
+    assert list(out) == ["failed", "bfgs_failed", "failed", "failed", "bfgs_failed", "failed"]
+    assert all(np.isnan(v) for v in analysis.outcome_fractions(out).values())
 
 
 def test_compare_broadcasts_and_checks_rtol():
@@ -161,6 +164,16 @@ def test_history_band_holds_last_value():
 # ------------------------------------------------------------------------------ artifacts
 
 
+def write_run(path, datasets, attrs):
+    """A run artifact of the current schema: what a test leaves out is filled in (all problems
+    finite, one history entry)."""
+    n = len(datasets["loss"])
+    full = {"problem_status": np.zeros(n, np.int64), "iterations": np.ones(n, np.int64),
+            "evaluations": np.ones(n, np.int64), "loss_history": np.array([1.0]),
+            "history_step": np.array([0]), **datasets}
+    write_h5(path, full, {"kind": "run", "config": {}, **attrs})
+
+
 def _fake_artifacts(tmp_path):
     """Two seeds, n = 3, solvers bfgs and jpo, with known per-problem losses."""
     runs, data = [], []
@@ -175,12 +188,13 @@ def _fake_artifacts(tmp_path):
         write_h5(
             path,
             {"x_true": np.full((3, 2), seed, dtype=float), "y_target": np.zeros((3, 5))},
-            {"experiment": "wavepacket", "n": 3, "seed": seed, "problem": {"param_names": ["t0", "A"]}},
+            {"kind": "data", "experiment": "wavepacket", "n": 3, "seed": seed, "n_test": 0,
+             "problem": {"param_names": ["t0", "A"]}, "provenance": {}},
         )
         data.append(path)
     for (solver, seed), loss in losses.items():
         path = tmp_path / f"{solver}_seed{seed}.h5"
-        write_h5(
+        write_run(
             path,
             {
                 "x": np.ones((3, 2)),
@@ -259,7 +273,7 @@ def test_write_table2(tmp_path):
     assert back.loc[0, "beat_mean"] == pytest.approx(0.5)
     assert back.loc[0, "beat_std"] == pytest.approx(np.std([1 / 3, 2 / 3], ddof=1))
     tex = out["tex"].read_text()
-    assert r"\begin{tabular}{llrcccrrr}" in tex and r"0.50 $\pm$ 0.24" in tex
+    assert r"\begin{tabular}{llrcccrrrrr}" in tex and r"0.50 $\pm$ 0.24" in tex
     # what each spent, next to the fractions: jpo 5 evaluations per problem, bfgs 5 too
     assert back.loc[0, "mean_evaluations_mean"] == 5 and back.loc[0, "bfgs_evaluations_mean"] == 5
     md = out["md"].read_text()
@@ -270,7 +284,7 @@ def test_write_table2(tmp_path):
 def _multistart_artifact(tmp_path, seed: int, start_loss, start_evals):
     start_loss, start_evals = np.asarray(start_loss, float), np.asarray(start_evals)
     path = tmp_path / f"bfgs_multistart_seed{seed}.h5"
-    write_h5(
+    write_run(
         path,
         {"x": np.ones((3, 2)), "loss": start_loss.min(axis=1), "iterations": np.ones(3, int),
          "evaluations": start_evals.sum(axis=1), "loss_history": np.array([1.0]),
@@ -318,7 +332,7 @@ def test_write_table4(tmp_path):
 def test_refinements_count_the_run_they_start_from(tmp_path):
     runs, data = _fake_artifacts(tmp_path)
     path = tmp_path / "jpo_bfgs_seed0.h5"
-    write_h5(path, {"x": np.ones((3, 2)), "loss": np.array([0.5, 1.0, 2.0]), "evaluations": np.array([1, 2, 3])},
+    write_run(path, {"x": np.ones((3, 2)), "loss": np.array([0.5, 1.0, 2.0]), "evaluations": np.array([1, 2, 3])},
              {"experiment": "wavepacket", "solver": "jpo_bfgs", "n": 3, "seed": 0, "provenance": {"wall_time_s": 0.1}})
     frac = analysis.aggregate(runs + [path], data)["fractions"].set_index(["solver", "seed"])
     assert frac.loc[("jpo_bfgs", 0), "mean_evaluations"] == 2  # its own BFGS evaluations

@@ -2,6 +2,10 @@
 
 A method M *beats* BFGS on problem i when ``L_M,i < L_BFGS,i * (1 - rtol)``, *loses* when
 ``L_M,i > L_BFGS,i * (1 + rtol)`` and *ties* otherwise (docs/experiments.md §2.2; ``compare_rtol`` in config).
+Only problems that both runs solved with a finite loss count (run artifact ``problem_status``):
+a problem the method failed on (NaN or infinite loss, optimiser failure) has outcome
+``failed``, one only BFGS failed on ``bfgs_failed``; neither is a win, a loss or a tie, and the
+fractions are taken over the problems compared (``n_compared``).
 Every fraction is computed per (experiment, solver, n, seed) and then summarised over seeds with
 its mean, sample standard deviation (ddof=1; NaN for a single seed), minimum and maximum.
 
@@ -9,7 +13,8 @@ Frames (one row per ...):
 
 - ``outcomes``: (experiment, solver, n, seed, problem): loss, loss_bfgs, outcome, iterations,
   evaluations, x_<param>, x_true_<param>. BFGS rows have an empty outcome.
-- ``fractions``: (experiment, solver, n, seed): beat, tie, lose, n_problems, mean/median loss,
+- ``fractions``: (experiment, solver, n, seed): beat, tie, lose (fractions of n_compared),
+  n_problems, n_compared, failed (problems the run failed on), bfgs_failed, mean/median loss (of its finite losses),
   wall_time_s, mean_evaluations (the run's own), mean_total_evaluations (a refinement such as
   JPO + BFGS adds the run it starts from).
 - ``summary``: (experiment, solver, n): <quantity>_{mean,std,min,max} over seeds, n_seeds.
@@ -36,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .artifacts import read_h5
+from .artifacts import STATUS_OK, read_h5
 from .errors import ArtifactError
 from .solvers import solvers
 
@@ -44,9 +49,10 @@ log = logging.getLogger("invnet.analysis")
 
 BASELINE = "bfgs"
 OUTCOMES = ("beat", "tie", "lose")
+FAILED = ("failed", "bfgs_failed")  # outcomes that are none of OUTCOMES (a non-finite loss)
 RUN_KEYS = ["experiment", "solver", "n", "seed"]
 SUMMARY_QUANTITIES = (
-    "beat", "tie", "lose", "mean_loss", "median_loss", "wall_time_s", "mean_evaluations", "mean_total_evaluations",
+    "beat", "tie", "lose", "failed", "bfgs_failed", "mean_loss", "median_loss", "wall_time_s", "mean_evaluations", "mean_total_evaluations",
 )
 BUDGET_KEYS = ["experiment", "solver", "n", "seed", "starts"]
 
@@ -99,30 +105,36 @@ def sort_frame(
 
 
 def compare(loss: Any, loss_bfgs: Any, rtol: float = 1e-3) -> np.ndarray:
-    """Per-problem outcome of a method against BFGS: array of "beat", "tie" or "lose".
+    """Per-problem outcome of a method against BFGS: array of "beat", "tie", "lose", "failed"
+    or "bfgs_failed".
 
     ``beat``: loss < loss_bfgs * (1 - rtol); ``lose``: loss > loss_bfgs * (1 + rtol); else ``tie``
-    (boundaries are ties). A NaN loss loses against a finite BFGS loss and beats it the other
-    way round; two NaNs tie. Losses are assumed non-negative (they are mean squared errors).
+    (boundaries are ties), for finite pairs only. A non-finite method loss is ``failed`` and a
+    finite one against a non-finite BFGS loss ``bfgs_failed``: neither is a win, loss or tie.
+    Losses are assumed non-negative (they are mean squared errors).
     """
     if not 0 <= rtol < 1:
         raise ValueError(f"rtol must be in [0, 1), got {rtol!r}")
     loss = np.asarray(loss, dtype=np.float64)
     base = np.asarray(loss_bfgs, dtype=np.float64)
     loss, base = np.broadcast_arrays(loss, base)
-    nan_m, nan_b = np.isnan(loss), np.isnan(base)
+    ok_m, ok_b = np.isfinite(loss), np.isfinite(base)
     with np.errstate(invalid="ignore"):
-        beat = (loss < base * (1.0 - rtol)) | (nan_b & ~nan_m)
-        lose = (loss > base * (1.0 + rtol)) | (nan_m & ~nan_b)
+        beat = loss < base * (1.0 - rtol)
+        lose = loss > base * (1.0 + rtol)
     out = np.full(loss.shape, "tie", dtype=object)
     out[beat] = "beat"
     out[lose] = "lose"
+    out[~ok_b] = "bfgs_failed"
+    out[~ok_m] = "failed"
     return out
 
 
 def outcome_fractions(outcomes: Iterable[str]) -> dict[str, float]:
-    """Fractions of "beat", "tie" and "lose" in ``outcomes`` (NaN each if empty)."""
+    """Fractions of "beat", "tie" and "lose" among the compared problems of ``outcomes`` (those
+    whose outcome is one of the three: failed problems are left out); NaN each if none."""
     values = pd.Series(list(outcomes), dtype=object)
+    values = values[values.isin(OUTCOMES)]
     total = len(values)
     if total == 0:
         return {k: float("nan") for k in OUTCOMES}
@@ -161,7 +173,7 @@ def _param_names(attrs: dict[str, Any] | None, dim: int) -> list[str]:
 def _read_data(paths: Iterable[str | PathLike]) -> dict[tuple[str, int, int], tuple[np.ndarray, dict]]:
     out = {}
     for path in paths:
-        arrays, attrs = read_h5(path)
+        arrays, attrs = read_h5(path, "data")
         key = (str(attrs["experiment"]), int(attrs["n"]), int(attrs["seed"]))
         out[key] = (np.asarray(arrays["x_true"]), attrs)
     return out
@@ -179,21 +191,16 @@ def load_runs(
     problems, runs, history, test, starts = [], [], [], [], []
     seen: set[tuple] = set()
     for path in run_paths:
-        arrays, attrs = read_h5(path)
-        try:
-            experiment, solver = str(attrs["experiment"]), str(attrs["solver"])
-            n, seed = int(attrs["n"]), int(attrs["seed"])
-        except KeyError as err:
-            raise ArtifactError(f"{path} lacks attribute {err}; is it a run artifact?") from None
+        arrays, attrs = read_h5(path, "run")  # checks datasets, shapes and the schema version
+        experiment, solver = str(attrs["experiment"]), str(attrs["solver"])
+        n, seed = int(attrs["n"]), int(attrs["seed"])
         key = (experiment, solver, n, seed)
         if key in seen:
             raise ArtifactError(f"{path}: a second run artifact for {key}")
         seen.add(key)
-        x = np.asarray(arrays["x"], dtype=np.float64)
+        x = np.asarray(arrays["x"], dtype=np.float64).reshape(n, -1)
         loss = np.asarray(arrays["loss"], dtype=np.float64)
-        if loss.shape != (n,) or x.shape[0] != n:
-            raise ArtifactError(f"{path}: loss has shape {loss.shape} and x {x.shape}, expected n={n}")
-        x = x.reshape(n, -1)
+        status = np.asarray(arrays["problem_status"], dtype=np.int64)
         x_true, data_attrs = data.get((experiment, n, seed), (None, None))
         names = _param_names(data_attrs, x.shape[1])
         frame = {
@@ -203,6 +210,7 @@ def load_runs(
             "seed": seed,
             "problem": np.arange(n),
             "loss": loss,
+            "status": status,
             "iterations": np.asarray(arrays.get("iterations", np.full(n, np.nan))),
             "evaluations": np.asarray(arrays.get("evaluations", np.full(n, np.nan))),
         }
@@ -279,8 +287,10 @@ def with_outcomes(problems: pd.DataFrame, rtol: float = 1e-3) -> pd.DataFrame:
     Raises ArtifactError if a (experiment, n, seed) has runs but no BFGS run.
     """
     keys = ["experiment", "n", "seed", "problem"]
-    base = problems.loc[problems["solver"] == BASELINE, keys + ["loss"]]
-    base = base.rename(columns={"loss": "loss_bfgs"})
+    if "status" not in problems:
+        problems = problems.assign(status=np.where(np.isfinite(problems["loss"]), STATUS_OK, -1))
+    base = problems.loc[problems["solver"] == BASELINE, keys + ["loss", "status"]]
+    base = base.rename(columns={"loss": "loss_bfgs", "status": "status_bfgs"})
     merged = problems.merge(base, on=keys, how="left", validate="many_to_one", indicator=True)
     missing = (merged.pop("_merge") == "left_only").to_numpy()
     if missing.any():
@@ -289,7 +299,10 @@ def with_outcomes(problems: pd.DataFrame, rtol: float = 1e-3) -> pd.DataFrame:
             f"no BFGS run for experiment={row['experiment']}, n={row['n']}, seed={row['seed']}"
         )
     outcome = compare(merged["loss"].to_numpy(), merged["loss_bfgs"].to_numpy(), rtol)
-    outcome[merged["solver"].to_numpy() == BASELINE] = None
+    outcome[(merged["status_bfgs"] != STATUS_OK).to_numpy()] = "bfgs_failed"
+    outcome[(merged["status"] != STATUS_OK).to_numpy()] = "failed"
+    baseline = merged["solver"].to_numpy() == BASELINE
+    outcome[baseline & (outcome != "failed")] = None  # BFGS rows: only whether it failed
     cols = [c for c in merged.columns if c not in ("loss_bfgs",)]
     at = cols.index("loss") + 1
     merged = merged[cols[:at] + ["loss_bfgs"] + cols[at:]]
@@ -302,17 +315,27 @@ def fractions(outcomes: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
     rows = []
     for key, grp in outcomes.groupby(RUN_KEYS, sort=False):
         row = dict(zip(RUN_KEYS, key))
+        outcome = grp["outcome"]
         if row["solver"] == BASELINE:
             row.update({k: np.nan for k in OUTCOMES})
         else:
-            row.update(outcome_fractions(grp["outcome"]))
+            row.update(outcome_fractions(outcome))
+        row["failed"] = int((grp["status"] != STATUS_OK).sum())
+        row["bfgs_failed"] = int((grp["status_bfgs"] != STATUS_OK).sum())
         row["n_problems"] = len(grp)
-        row["mean_loss"] = float(grp["loss"].mean())
-        row["median_loss"] = float(grp["loss"].median())
-        row["mean_loss_bfgs"] = float(grp["loss_bfgs"].mean())
+        row["n_compared"] = int(outcome.isin(OUTCOMES).sum()) if row["solver"] != BASELINE else 0
+        finite = grp["loss"].to_numpy(dtype=np.float64)
+        finite = finite[(grp["status"] == STATUS_OK).to_numpy() & np.isfinite(finite)]
+        base = grp["loss_bfgs"].to_numpy(dtype=np.float64)
+        base = base[(grp["status_bfgs"] == STATUS_OK).to_numpy() & np.isfinite(base)]
+        row["mean_loss"] = float(finite.mean()) if finite.size else np.nan
+        row["median_loss"] = float(np.median(finite)) if finite.size else np.nan
+        row["mean_loss_bfgs"] = float(base.mean()) if base.size else np.nan
         rows.append(row)
     out = pd.DataFrame(
-        rows, columns=RUN_KEYS + list(OUTCOMES) + ["n_problems", "mean_loss", "median_loss", "mean_loss_bfgs"]
+        rows,
+        columns=RUN_KEYS + list(OUTCOMES) + list(FAILED)
+        + ["n_problems", "n_compared", "mean_loss", "median_loss", "mean_loss_bfgs"],
     )
     if runs is not None and not runs.empty:
         out = out.merge(runs, on=RUN_KEYS, how="left")
@@ -397,7 +420,7 @@ def history_band(
 def budget(problems: pd.DataFrame, starts: pd.DataFrame, rtol: float = 1e-3) -> pd.DataFrame:
     """Every method against a multi-start baseline at each recorded number of starts (see the
     module docstring, frame ``budget``)."""
-    columns = BUDGET_KEYS + ["classical", *OUTCOMES, "evaluations_classical", "evaluations_method",
+    columns = BUDGET_KEYS + ["classical", *OUTCOMES, *FAILED, "evaluations_classical", "evaluations_method",
                              "mean_loss_classical", "mean_loss_method"]
     if starts.empty:
         return pd.DataFrame(columns=columns)
@@ -407,13 +430,22 @@ def budget(problems: pd.DataFrame, starts: pd.DataFrame, rtol: float = 1e-3) -> 
     rows = []
     for key, grp in merged.groupby(["experiment", "solver", "n", "seed", "starts", "classical"], sort=False):
         row = dict(zip(BUDGET_KEYS + ["classical"], key))
-        row.update(outcome_fractions(compare(grp["loss"], grp["loss_classical"], rtol)))
+        outcome = compare(grp["loss"], grp["loss_classical"], rtol)
+        row.update(outcome_fractions(outcome))
+        row["failed"] = int((outcome == "failed").sum())
+        row["bfgs_failed"] = int((outcome == "bfgs_failed").sum())  # the classical baseline failed
         row["evaluations_classical"] = float(grp["evaluations_classical"].mean())
         row["evaluations_method"] = float(grp["evaluations"].mean())
-        row["mean_loss_classical"] = float(grp["loss_classical"].mean())
-        row["mean_loss_method"] = float(grp["loss"].mean())
+        row["mean_loss_classical"] = _finite_mean(grp["loss_classical"])
+        row["mean_loss_method"] = _finite_mean(grp["loss"])
         rows.append(row)
     return sort_frame(pd.DataFrame(rows, columns=columns), ["starts"])
+
+
+def _finite_mean(values: Any) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
 
 
 def aggregate(
@@ -426,6 +458,14 @@ def aggregate(
     log.info(
         "aggregated %d runs, %d problem rows (rtol=%g)", len(raw["runs"]), len(outcomes), rtol
     )
+    failed = outcomes[outcomes["outcome"] == "failed"].groupby(["solver", "n"], sort=False).size()
+    for (solver, n), count in failed.items():
+        total = int(((outcomes["solver"] == solver) & (outcomes["n"] == n)).sum())
+        log.warning(
+            "%s failed (NaN / inf loss or optimiser failure) on %d of %d problems at n=%d; they count "
+            "as no win, loss or tie%s", solver, count, total, n,
+            "; every method is compared on the remaining problems only" if solver == BASELINE else "",
+        )
     return {
         "outcomes": outcomes,
         "fractions": frac,

@@ -42,14 +42,27 @@ GLOBAL_SPECS: dict[str, ParamSpec] = {
     "history_points": ParamSpec(200, int, minimum=2, doc="max entries of a run's loss history (log-spaced)"),
 }
 
+# Sizes and seeds outside these ranges are typos, not experiments: n = 10**9 asks for GiBs at
+# run time; seeds are stored as int64 (h5py) and wildcards of a few digits.
+MAX_PROBLEMS = 100_000
+MAX_SEED = 2**31 - 1
+
 EXPERIMENT_SPECS: dict[str, ParamSpec] = {
     "family": ParamSpec(
         REQUIRED, str, doc="problem family: a registered name or an import path package.module:Class"
     ),
     "label": ParamSpec("", str, doc="name in tables and figures (default: the family's label)"),
-    "n": ParamSpec([16, 64, 256], int, length=-1, minimum=1, unique=True, doc="training-set sizes, one run each"),
-    "seeds": ParamSpec([0, 1, 2, 3, 4], int, length=-1, minimum=0, unique=True, doc="seeds (problem set + inits)"),
-    "n_test": ParamSpec(64, int, minimum=1, doc="held-out test problems per seed (shared by all n)"),
+    "n": ParamSpec(
+        [16, 64, 256], int, length=-1, minimum=1, maximum=MAX_PROBLEMS, unique=True,
+        doc="training-set sizes, one run each",
+    ),
+    "seeds": ParamSpec(
+        [0, 1, 2, 3, 4], int, length=-1, minimum=0, maximum=MAX_SEED, unique=True,
+        doc="seeds (problem set + inits)",
+    ),
+    "n_test": ParamSpec(
+        64, int, minimum=1, maximum=MAX_PROBLEMS, doc="held-out test problems per seed (shared by all n)"
+    ),
 }
 BLOCKS = ("problem", "solvers")  # mappings inside an experiment block, resolved by the plug-ins
 

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from .artifacts import provenance, read_h5, write_h5
+from .artifacts import (
+    STATUS_FAILED, STATUS_INF, STATUS_NAMES, STATUS_NAN, STATUS_OK, provenance, read_h5, write_h5,
+)
 from .config import resolve_config
 from .devices import device_name, resolve_device
 from .errors import ArtifactError, ConfigError
@@ -96,9 +98,7 @@ def load_problem(block: dict[str, Any], experiment: str, data: str | Path):
     """Family and (train, test) sets from a data artifact, checked against the experiment's
     resolved config ``block``."""
     family = make_family(block["family"], block["problem"], experiment)
-    arrays, attrs = read_h5(data)
-    if attrs.get("experiment") != experiment:
-        raise ArtifactError(f"{data} holds experiment {attrs.get('experiment')!r}, expected {experiment!r}")
+    arrays, attrs = read_h5(data, "data", {"experiment": experiment})
     if attrs.get("problem") != family.describe():
         raise ArtifactError(
             f"{data} was generated with other problem parameters than experiments.{experiment}.problem "
@@ -111,6 +111,22 @@ def load_problem(block: dict[str, Any], experiment: str, data: str | Path):
     return family, train, test, attrs
 
 
+def problem_status(loss: np.ndarray, x: np.ndarray, solver_status: np.ndarray | None = None) -> np.ndarray:
+    """Per-problem status (int64): STATUS_NAN / STATUS_INF for a non-finite loss, STATUS_FAILED
+    for a finite loss with a non-finite solution or an optimiser that hit NaN (SciPy status 3),
+    else STATUS_OK. Only STATUS_OK problems count as a win, loss or tie (invnet.analysis)."""
+    loss = np.asarray(loss, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64).reshape(loss.shape[0], -1)
+    out = np.full(loss.shape, STATUS_OK, dtype=np.int64)
+    bad_x = ~np.isfinite(x).all(axis=1)
+    if solver_status is not None:
+        bad_x |= np.asarray(solver_status).reshape(loss.shape) == 3
+    out[bad_x] = STATUS_FAILED
+    out[np.isinf(loss)] = STATUS_INF
+    out[np.isnan(loss)] = STATUS_NAN
+    return out
+
+
 def run_solver(
     config: dict[str, Any],
     experiment: str,
@@ -120,8 +136,15 @@ def run_solver(
     data: str | Path,
     out: str | Path,
     init: str | Path | None = None,
+    threads_granted: int | None = None,
 ) -> None:
-    """Run one solver on one problem set and write its run artifact (atomically)."""
+    """Run one solver on one problem set and write its run artifact (atomically).
+
+    It computes with ``config["threads"]`` torch (and BLAS) threads: network training sums in
+    a thread-dependent order, so the thread count is part of what a run depends on (a job
+    parameter, recorded in the artifact). ``threads_granted`` (the cores the scheduler gave
+    the job) is only recorded; a grant below ``threads`` is logged as a warning.
+    """
     config, block = _resolved(config, experiment)
     if solver not in block["solvers"]:
         raise ConfigError(f"experiments.{experiment}.solvers", f"solver '{solver}' is not configured")
@@ -134,12 +157,17 @@ def run_solver(
     if impl.needs is not None:
         if init is None:
             raise ArtifactError(f"solver '{solver}' starts from '{impl.needs}' and needs its run artifact")
-        init_arrays, init_attrs = read_h5(init)
-        if init_attrs.get("solver") != impl.needs or init_attrs.get("n") != n or init_attrs.get("seed") != seed:
-            raise ArtifactError(f"{init} is not the '{impl.needs}' run for n={n}, seed={seed}")
+        init_arrays, _ = read_h5(
+            init, "run", {"experiment": experiment, "solver": impl.needs, "n": n, "seed": seed}
+        )
         x_init = init_arrays["x"]
 
     threads = config["threads"]
+    if threads_granted is not None and threads_granted < threads:
+        log.warning(
+            "%s/%s n=%d seed=%d: granted %d core(s) but computing with threads=%d (config), so that "
+            "the results do not depend on the grant", experiment, solver, n, seed, threads_granted, threads,
+        )
     device = resolve_device(config["device"])
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -159,8 +187,17 @@ def run_solver(
         "%s/%s n=%d seed=%d: done in %.2f s, mean loss %.4e, median %.4e",
         experiment, solver, n, seed, wall, float(np.mean(result.loss)), float(np.median(result.loss)),
     )
+    status = problem_status(result.loss, result.x, result.extras.get("status"))
+    failed = {STATUS_NAMES[k]: int(np.sum(status == k)) for k in (STATUS_NAN, STATUS_INF, STATUS_FAILED)}
+    if sum(failed.values()):
+        log.warning(
+            "%s/%s n=%d seed=%d: %d of %d problems failed (%s); they count in no comparison",
+            experiment, solver, n, seed, sum(failed.values()), train.n,
+            ", ".join(f"{v} {k}" for k, v in failed.items() if v),
+        )
     datasets = {
         "x": result.x,
+        "problem_status": status,
         "loss": result.loss,
         "iterations": result.iterations,
         "evaluations": result.evaluations,
@@ -198,6 +235,8 @@ def run_solver(
                 init_file=None if init is None else str(init),
                 info=result.info,
                 device=device_name(device),
+                threads=threads,
+                threads_granted=threads_granted,
                 code_fingerprint=run_fingerprint(block["family"], solver),
             ),
         },

@@ -164,10 +164,36 @@ def table2(fractions: pd.DataFrame, experiments: Sequence[str] = ()) -> pd.DataF
     base = base.rename(columns={"mean_evaluations_mean": "bfgs_evaluations_mean",
                                 "wall_time_s_mean": "bfgs_wall_time_s_mean"})
     out = summary.loc[summary["solver"] != BASELINE, cols].merge(base, on=["experiment", "n"], how="left")
+    out = out.merge(_failed_totals(fractions), on=["experiment", "solver", "n"], how="left")
     return sort_frame(out, experiments=experiments)
 
 
+def _failed_totals(fractions: pd.DataFrame) -> pd.DataFrame:
+    """Per (experiment, solver, n), summed over seeds: problems the method failed on
+    (``failed_total``), problems BFGS failed on (``bfgs_failed_total``) and all problems
+    (``problems_total``). Failed problems count in no fraction (invnet.analysis)."""
+    keys = ["experiment", "solver", "n"]
+    frac = fractions.copy()
+    for col in ("failed", "bfgs_failed"):
+        if col not in frac:
+            frac[col] = 0
+    if "n_problems" not in frac:
+        frac["n_problems"] = float("nan")
+    out = frac.groupby(keys, sort=False)[["failed", "bfgs_failed", "n_problems"]].sum(min_count=1)
+    return out.rename(columns={"failed": "failed_total", "bfgs_failed": "bfgs_failed_total",
+                               "n_problems": "problems_total"}).reset_index()
+
+
 OUTCOME_HEADERS = {"beat": "Beats BFGS", "tie": "Tie", "lose": "BFGS better"}
+
+
+def _failed(count: float, total: float) -> str:
+    """'3/64' failed problems of all problems over seeds; '0' when none, '–' when unknown."""
+    if count is None or (isinstance(count, float) and math.isnan(count)):
+        return "–"
+    if int(count) == 0:
+        return "0"
+    return f"{int(count)}/{int(total)}" if total == total else str(int(count))
 
 
 def _count(value: float) -> str:
@@ -198,9 +224,13 @@ def table2_display(
             row[OUTCOME_HEADERS[o]] = mean_pm_std(rec[f"{o}_mean"], rec[f"{o}_std"], pm=pm)
         row["Evals"] = _count(rec.get("mean_total_evaluations_mean", rec.get("mean_evaluations_mean", float("nan"))))
         row["BFGS evals"] = _count(rec.get("bfgs_evaluations_mean", float("nan")))
+        total = rec.get("problems_total", float("nan"))
+        row["Failed"] = _failed(rec.get("failed_total", float("nan")), total)
+        row["BFGS failed"] = _failed(rec.get("bfgs_failed_total", float("nan")), total)
         row["Seeds"] = str(int(rec["n_seeds"]))
         rows.append(row)
-    columns = ["Experiment", "Method", "n", *OUTCOME_HEADERS.values(), "Evals", "BFGS evals", "Seeds"]
+    columns = ["Experiment", "Method", "n", *OUTCOME_HEADERS.values(), "Evals", "BFGS evals", "Failed",
+               "BFGS failed", "Seeds"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -212,13 +242,16 @@ def table2_caption(rtol: float, latex: bool = True) -> str:
             rf"($L_M > L_\mathrm{{BFGS}}\,(1+r)$), $r = {rtol:g}$; "
             r"mean $\pm$ standard deviation over seeds. Evals: forward (and gradient) evaluations "
             r"per problem spent by the method (refinements include the run they start from) and by "
-            r"BFGS, mean over seeds."
+            r"BFGS, mean over seeds. Failed: problems (summed over seeds) on which the method, or BFGS, "
+            r"ended with a NaN or infinite loss or an optimiser failure; they count in no fraction."
         )
     return (
         "Fraction of problems on which each method beats BFGS (L_M < L_BFGS·(1−r)), ties, "
         f"or is beaten by it (L_M > L_BFGS·(1+r)), r = {rtol:g}; mean ± standard deviation "
         "over seeds. Evals: forward (and gradient) evaluations per problem spent by the method "
-        "(refinements include the run they start from) and by BFGS, mean over seeds."
+        "(refinements include the run they start from) and by BFGS, mean over seeds. Failed: "
+        "problems (summed over seeds) on which the method, or BFGS, ended with a NaN or infinite "
+        "loss or an optimiser failure; they count in no fraction."
     )
 
 
@@ -252,7 +285,7 @@ def write_table2(
         md,
         caption=table2_caption(rtol),
         label="tab:beat-bfgs",
-        align="llrcccrrr",
+        align="llrcccrrrrr",
         caption_md=table2_caption(rtol, latex=False),
     )
     return numeric

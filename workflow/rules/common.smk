@@ -13,10 +13,14 @@ figure: they come from the config and from the plug-in registries of the invnet 
     results/tables/{table}.csv                                a study's aggregate table
 """
 
+import os
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
+from invnet.artifacts import check_artifact
 from invnet.config import InvalidConfig, load_yaml, resolve_config
+from invnet.errors import ArtifactError
 from invnet.fingerprint import code_fingerprint
 from invnet.figures import figures
 from invnet.pipeline import data_fingerprint, run_fingerprint, solver_dependency
@@ -142,8 +146,34 @@ def figure_targets(figure):
     return figure_files(figure)
 
 
+def artifacts_of(experiments=(), studies=()):
+    """Every data, run and study-chunk artifact behind ``experiments`` and ``studies``.
+
+    Named targets list them as inputs, so that a deleted artifact is rebuilt, and everything
+    downstream of it redone, by the same command: Snakemake (>= 7) does not regenerate a
+    missing intermediate file whose consumers are present and up to date.
+    """
+    files = []
+    for e in experiments:
+        for n in sizes_of(e):
+            for seed in seeds_of(e):
+                files.append(data_file(e, n, seed))
+                files += [run_file(e, s, n, seed) for s in solvers_of(e)]
+    return files + [chunk for s in studies for chunk in study_chunk_files(s)]
+
+
+def figure_artifacts(figure):
+    """The artifacts a figure is drawn from at the end of the chain (see artifacts_of)."""
+    if not figure_targets(figure):
+        return []
+    if FIGURES[figure].standalone:
+        return artifacts_of(studies=FIGURES[figure].studies)
+    return artifacts_of(figure_experiments(figure), FIGURES[figure].studies)
+
+
 def all_targets():
-    """Every final output of the configured experiments (rule all)."""
+    """Every final output of the configured experiments (rule all), and every artifact they
+    are built from (so that a deleted one is rebuilt)."""
     targets = [aggregate_file(e, t) for e in EXPERIMENTS for t in AGGREGATE_TABLES]
     return (
         targets
@@ -151,7 +181,44 @@ def all_targets():
         + table_files("table2")
         + table_files("table4")
         + [study_table(s) for s in STUDIES]
+        + artifacts_of(EXPERIMENTS, STUDIES)
     )
+
+
+# ----------------------------------------------------------------------------- artifact check
+
+
+def check_existing_artifacts():
+    """Refuse, before any job runs, an existing data or run artifact that is unreadable,
+    incomplete, of another schema version, lacks a dataset or holds one of the wrong shape, or
+    is not the artifact its path names: one line naming the file and what is wrong (and how
+    many more fail). Reads attributes and shapes only (milliseconds per file)."""
+    bad = []
+    for e in EXPERIMENTS:
+        for n in sizes_of(e):
+            for seed in seeds_of(e):
+                key = {"experiment": e, "n": n, "seed": seed}
+                wanted = [(data_file(e, n, seed), "data", key)] + [
+                    (run_file(e, s, n, seed), "run", {**key, "solver": s})
+                    for s in solvers_of(e)
+                ]
+                for path, kind, expect in wanted:
+                    if os.path.lexists(path):
+                        try:
+                            check_artifact(path, kind, expect)
+                        except ArtifactError as err:
+                            bad.append(str(err))
+    if bad:
+        more = (
+            f" ({len(bad) - 1} more artifacts fail these checks)"
+            if len(bad) > 1
+            else ""
+        )
+        raise WorkflowError(f"Refusing to run: {bad[0]}{more}")
+
+
+if workflow.is_main_process:
+    check_existing_artifacts()
 
 
 # ----------------------------------------------------------------------------- input functions
@@ -188,6 +255,7 @@ def get_solve_params(wildcards):
         **get_data_params(wildcards),
         "dtype": config["dtype"],
         "device": config["device"],
+        "threads": config["threads"],  # JPO's reductions depend on it: a change reruns
         "solver": wildcards.solver,
         "settings": b["solvers"][wildcards.solver],
         "code": run_fingerprint(b["family"], wildcards.solver),

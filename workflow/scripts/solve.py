@@ -10,9 +10,10 @@ start_job(snakemake)
 from invnet.pipeline import run_solver  # noqa: E402
 
 p = snakemake.params.settings
-config = dict(snakemake.config, threads=snakemake.threads)  # threads as granted (--set-threads)
+# The job computes with config `threads` (part of its params), whatever Snakemake granted
+# (--cores 1 lowers the grant): the results depend on the thread count, the grant must not.
 run_solver(
-    config,
+    dict(snakemake.config),
     p["experiment"],
     p["solver"],
     p["n"],
@@ -20,4 +21,5 @@ run_solver(
     data=snakemake.input.data,
     out=snakemake.output[0],
     init=snakemake.input.get("init"),
+    threads_granted=snakemake.threads,
 )

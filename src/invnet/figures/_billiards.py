@@ -55,7 +55,7 @@ def load_representative(
     data: str | os.PathLike, runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike]
 ) -> Representative:
     """The data artifact of a billiards experiment and its run artifacts (solver -> path)."""
-    arrays, attrs = read_h5(data)
+    arrays, attrs = read_h5(data, "data")
     problem = attrs.get("problem", {})
     if problem.get("family") not in FAMILIES:
         raise ArtifactError(f"{data} is not a data artifact of the billiards families {FAMILIES}")
@@ -63,9 +63,7 @@ def load_representative(
     n, seed = int(attrs["n"]), int(attrs["seed"])
     solutions, losses = {}, {}
     for path in runs.values() if isinstance(runs, Mapping) else runs:
-        run, run_attrs = read_h5(path)
-        if int(run_attrs["n"]) != n or int(run_attrs["seed"]) != seed:
-            raise ArtifactError(f"{path} is not a run on the problem set {data}")
+        run, run_attrs = read_h5(path, "run", {"n": n, "seed": seed})
         solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
         losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
     return Representative(

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..analysis import BASELINE, ordered_solvers, seed_spread
 from .base import FigureInputs, FigureSpec
+from .notes import add_note, failed_note
 from .style import SINGLE_COLUMN, apply_style, fraction_vs_n_axis, save_figure, solver_style
 
 
@@ -18,6 +19,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     apply_style()
     experiment = inputs.experiments[0]
     frac = inputs.tables["fractions"]
+    note = failed_note(frac, experiment)
     frac = frac[(frac["experiment"] == experiment) & (frac["solver"] != BASELINE)]
     sizes = sorted(int(n) for n in frac["n"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(2 * SINGLE_COLUMN, 2.6), layout="constrained", sharey=True)
@@ -36,7 +38,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
         ax.set_title(f"fraction of problems: method {title}" if outcome == "beat" else f"fraction: {title}")
     axes[0].set_ylabel("fraction of problems")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(len(methods), 4))
-    fig.suptitle(f"{inputs.labels[experiment]}: comparison with BFGS (mean ± std over seeds)", fontsize=9)
+    add_note(fig, note, f"{inputs.labels[experiment]}: comparison with BFGS (mean ± std over seeds)")
     save_figure(fig, pdf, png)
 
 

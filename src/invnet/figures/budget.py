@@ -16,6 +16,7 @@ import numpy as np
 
 from ..analysis import ordered_solvers, seed_spread, solver_label
 from .base import FigureInputs, FigureSpec
+from .notes import add_note, failed_note
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 METHOD = "jpo"  # the method the paper's claim is about
@@ -103,13 +104,32 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
                           color=style["color"], marker=style["marker"], ms=6, label=style["label"])
         _plain_log_axis(ax_b)
         low, high = ax_b.get_ylim()
-        ax_b.set_ylim(low, high + 0.55 * (high - low))
+        if np.isfinite([low, high]).all():
+            ax_b.set_ylim(low, high + 0.55 * (high - low))
         ax_b.set_xlabel("evaluations per problem (refinements: incl. their start run)")
         ax_b.set_ylabel("mean final loss")
         ax_b.legend(fontsize=6, loc="upper center", ncol=2)
         ax_b.set_title(f"(b) loss against cost, $n = {n}$", fontsize=8)
-    fig.suptitle(f"{inputs.labels[experiment]}: what each method spent", fontsize=9)
+    # losses are means over the problems each method solved with a finite loss
+    add_note(fig, failed_note(summ_failed(inputs, experiment), experiment),
+             f"{inputs.labels[experiment]}: what each method spent")
     save_figure(fig, pdf, png)
+
+
+def summ_failed(inputs: FigureInputs, experiment: str):
+    """Failed problems per solver at the largest n, from the summary (failed_mean x n_seeds)."""
+    import pandas as pd
+
+    summ = inputs.tables["summary"]
+    if summ.empty or "failed_mean" not in summ:
+        return pd.DataFrame()
+    summ = summ[summ["experiment"] == experiment]
+    summ = summ[summ["n"] == summ["n"].max()]
+    return pd.DataFrame({
+        "experiment": experiment, "solver": summ["solver"], "n": summ["n"],
+        "failed": (summ["failed_mean"] * summ["n_seeds"]).round(),
+        "n_problems": summ["n"] * summ["n_seeds"],
+    })
 
 
 FIGURE = FigureSpec(

@@ -27,6 +27,7 @@ from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import Objective, family_from_description
 from .base import FigureInputs, FigureSpec
+from .notes import add_note, failed_note, finite_limits
 from .panels import fractions_legend, fractions_panel
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_color, solver_style
 
@@ -75,7 +76,7 @@ def compute_landscape(
     n_grid: int = 501,
 ) -> int:
     """Write the panel data of Figure 3 (a, b) for one example problem; return its index."""
-    arrays, attrs = read_h5(data)
+    arrays, attrs = read_h5(data, "data")
     if attrs.get("problem", {}).get("family") != FAMILY:
         raise ArtifactError(f"{data} is not a data artifact of the {FAMILY} family")
     runs = runs.values() if isinstance(runs, Mapping) else runs
@@ -84,9 +85,7 @@ def compute_landscape(
 
     solutions, losses = {}, {}
     for path in runs:
-        run, run_attrs = read_h5(path)
-        if int(run_attrs["n"]) != n or int(run_attrs["seed"]) != seed:
-            raise ArtifactError(f"{path} is not a run on the problem set {data}")
+        run, run_attrs = read_h5(path, "run", {"n": n, "seed": seed})
         solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
         losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
     idx, why = select_example(losses)
@@ -154,8 +153,7 @@ def _panel_waveform(ax, land: dict[str, np.ndarray]) -> None:
             ax.plot(t, land[f"fit_{solver}"], color=style["color"], ls=ls, lw=1.1,
                     label=f"{style['label']} fit")
             curves.append(land[f"fit_{solver}"])
-    values = np.concatenate(curves)
-    _headroom(ax, float(values.min()), float(values.max()))
+    _headroom(ax, *finite_limits(*curves))
     ax.set_xlabel("$t$")
     ax.set_ylabel("$u(t)$")
     ax.set_title("(a) example waveform")
@@ -165,14 +163,17 @@ def _panel_waveform(ax, land: dict[str, np.ndarray]) -> None:
 def _panel_landscape(ax, land: dict[str, np.ndarray]) -> None:
     t0, loss, grad = land["t0_grid"], land["loss_grid"], land["grad_grid"]
     (h_loss,) = ax.plot(t0, loss, color="black", lw=1.2, label="$L$")
-    _headroom(ax, 0.0, float(loss.max()))
+    _headroom(ax, 0.0, finite_limits(loss, default=(0.0, 1.0))[1])
+    if not np.isfinite(loss).any():
+        ax.text(0.5, 0.5, "no finite loss on this grid", ha="center", va="center", transform=ax.transAxes,
+                fontsize=7)
     ax.set_xlabel("$t_0$")
     ax.set_ylabel("$L$")
     ax2 = ax.twinx()
     ax2.spines["right"].set_visible(True)
     (h_grad,) = ax2.plot(t0, grad, color="0.6", lw=0.7, label=r"$\partial L/\partial t_0$")
     ax2.axhline(0.0, color="0.85", lw=0.5, zorder=0)
-    g = float(np.abs(grad).max()) or 1.0
+    g = finite_limits(np.abs(grad), default=(0.0, 1.0))[1] or 1.0
     _headroom(ax2, -g, g)
     ax2.set_ylabel(r"$\partial L/\partial t_0$", color="0.45")
     ax2.tick_params(axis="y", colors="0.45")
@@ -189,6 +190,11 @@ def _panel_landscape(ax, land: dict[str, np.ndarray]) -> None:
     for solver in FIT_SOLVERS:
         if f"x_{solver}" in land:
             value = float(land[f"x_{solver}"][0])
+            loss = np.asarray(land.get(f"loss_{solver}", 0.0), dtype=np.float64)
+            if not (np.isfinite(value) and np.isfinite(loss).all()):  # failed here: nothing to mark
+                ax.annotate(f"{solver_label(solver)} failed (loss {float(loss):.3g})", (0.02, 0.5),
+                            xycoords="axes fraction", fontsize=6, color=solver_color(solver))
+                continue
             shown = min(max(value, lo), hi)
             handles.append(
                 ax.axvline(shown, ymax=top, color=solver_color(solver), lw=1.0,
@@ -239,6 +245,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     handles = _panel_curves(axes[1, 0], hist, experiment, int(sizes[-1]))
     handles.update(fractions_panel(axes[1, 1], frac, experiment))
     fractions_legend(fig, handles, ncol=6)
+    add_note(fig, failed_note(frac, experiment))
     save_figure(fig, pdf, png)
 
 

@@ -33,6 +33,7 @@ from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import ProblemFamily, family_from_description
 from .base import FigureInputs, FigureSpec
+from .notes import add_note, failed_note
 from .panels import fractions_legend, fractions_panel
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
@@ -116,7 +117,7 @@ def compute_panels(
     out: str | os.PathLike,
 ) -> int:
     """Write the panel data of Figure 5 (a–c) for one example problem; return its index."""
-    arrays, attrs = read_h5(data)
+    arrays, attrs = read_h5(data, "data")
     problem = attrs.get("problem", {})
     if problem.get("family") != FAMILY:
         raise ArtifactError(f"{data} is not a data artifact of the {FAMILY} family")
@@ -126,9 +127,7 @@ def compute_panels(
 
     solutions, losses = {}, {}
     for path in runs:
-        run, run_attrs = read_h5(path)
-        if int(run_attrs["n"]) != n or int(run_attrs["seed"]) != seed:
-            raise ArtifactError(f"{path} is not a run on the problem set {data}")
+        run, run_attrs = read_h5(path, "run", {"n": n, "seed": seed})
         solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
         losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
     idx, why = select_example(losses)
@@ -293,6 +292,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     handles = _panel_curves(axes[1, 0], hist, experiment, int(attrs["n"]), int(attrs["seed"]), pan)
     handles.update(fractions_panel(axes[1, 1], frac, experiment))
     fractions_legend(fig, handles, ncol=5)
+    add_note(fig, failed_note(frac, experiment))
     save_figure(fig, pdf, png)
 
 

@@ -36,7 +36,7 @@ def compute_roughness(
 ) -> np.ndarray:
     """Local-minimum counts (horizons, problems) along β1 for the first problems of ``data``."""
     del runs  # the landscape depends on the problems only
-    arrays, attrs = read_h5(data)
+    arrays, attrs = read_h5(data, "data")
     problem = attrs.get("problem", {})
     if problem.get("family") != FAMILY:
         raise ArtifactError(f"{data} is not a data artifact of the {FAMILY} family")

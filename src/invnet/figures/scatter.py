@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ..analysis import BASELINE, ordered_solvers, solver_label
+from ..analysis import BASELINE, OUTCOMES, ordered_solvers, solver_label
 from .base import FigureInputs, FigureSpec
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
@@ -39,13 +39,22 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
         if x.size:
             lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
             ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.7, ls="--")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        beat = float((grp["outcome"] == "beat").mean()) if len(grp) else float("nan")
-        lose = float((grp["outcome"] == "lose").mean()) if len(grp) else float("nan")
-        dropped = int((~ok).sum())
-        note = f"\n{dropped} non-finite left out" if dropped else ""  # own line: titles stay short
-        ax.set_title(f"{solver_label(solver)}: beats {beat:.2f}, loses {lose:.2f}{note}", fontsize=7)
+        if x.size:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "no problem with finite losses", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        compared = grp["outcome"].isin(OUTCOMES)
+        beat = float((grp["outcome"] == "beat").sum() / compared.sum()) if compared.any() else float("nan")
+        lose = float((grp["outcome"] == "lose").sum() / compared.sum()) if compared.any() else float("nan")
+        dropped = int((~compared).sum())
+        # own line: titles stay short; failed problems (either side) count in neither fraction
+        note = f"\n{dropped} failed (NaN / inf) left out" if dropped else ""
+        ax.set_title(f"{solver_label(solver)}: beats {beat:.2f}, loses {lose:.2f}{note}".replace("nan", "–"),
+                     fontsize=7)
         ax.set_xlabel(r"$L_\mathrm{BFGS}$")
         ax.set_ylabel(f"$L$ of {solver_label(solver)}")
     for ax in list(axes.flat)[len(methods):]:

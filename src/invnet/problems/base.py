@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from ..spec import ParamSpec, resolve
 
 
@@ -60,6 +61,7 @@ class ProblemFamily(ABC):
     def __init__(self, **params: Any):
         self.params: dict[str, Any] = resolve(self.params_spec, params, self.where)
         self.validate()
+        self.check_box()
 
     @property
     def where(self) -> str:
@@ -68,7 +70,40 @@ class ProblemFamily(ABC):
 
     # --- to implement -------------------------------------------------------------------------
     def validate(self) -> None:
-        """Cross-parameter checks; raise ConfigError naming the key."""
+        """The family's own cross-parameter checks (ranges, windows, grids); raise ConfigError
+        naming the key. Run before :meth:`check_box`, the checks every family gets."""
+
+    def prior_ranges(self) -> list[tuple[str, int, tuple[float, float]]]:
+        """Where the family's prior puts each unknown, as (config key, parameter index, (low,
+        high)): checked to lie inside ``bounds`` (:meth:`check_box`). Empty (the default) when
+        the prior is not a box in x (it is then not checked)."""
+        return []
+
+    def check_box(self) -> None:
+        """Checks every family gets: ``x0`` has one entry per unknown and lies inside
+        ``bounds``, and so does every range of :meth:`prior_ranges` (a network's output is
+        scaled to ``bounds`` and starts at ``x0``; a true solution outside them is unreachable
+        for L-BFGS-B and the networks). ConfigError naming the key."""
+        if "x0" not in self.params or "bounds" not in self.params:
+            return
+        bounds = np.asarray(self.params["bounds"], dtype=np.float64)
+        x0 = np.asarray(self.params["x0"], dtype=np.float64)
+        if bounds.shape != (self.dim, 2) or not (bounds[:, 0] < bounds[:, 1]).all():
+            raise ConfigError(f"{self.where}.bounds", f"need one [low, high] per unknown {list(self.param_names)}, "
+                              f"got {self.params['bounds']}")
+        if x0.shape != (self.dim,):
+            raise ConfigError(f"{self.where}.x0", f"need {self.dim} values {list(self.param_names)}, got {self.params['x0']}")
+        for i, name in enumerate(self.param_names):
+            lo, hi = bounds[i]
+            if not lo <= x0[i] <= hi:
+                raise ConfigError(f"{self.where}.x0", f"{name} = {x0[i]:g} lies outside bounds[{i}] = [{lo:g}, {hi:g}]")
+        for key, i, (plo, phi) in self.prior_ranges():
+            lo, hi = bounds[i]
+            if plo < lo or phi > hi:
+                raise ConfigError(
+                    f"{self.where}.{key}",
+                    f"prior of {self.param_names[i]} [{plo:g}, {phi:g}] reaches outside bounds[{i}] = [{lo:g}, {hi:g}]",
+                )
 
     @abstractmethod
     def sample(self, n: int, rng: np.random.Generator) -> ProblemSet:

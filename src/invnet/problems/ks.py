@@ -197,6 +197,10 @@ class KuramotoSivashinsky(ProblemFamily):
         ),
     }
 
+    def prior_ranges(self) -> list[tuple[str, int, tuple[float, float]]]:
+        r = tuple(self.params["beta_range"])
+        return [("beta_range", 0, r), ("beta_range", 1, r)]
+
     def validate(self) -> None:
         p = self.params
 

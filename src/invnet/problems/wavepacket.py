@@ -41,12 +41,18 @@ class WavePacket(ProblemFamily):
             lo, hi = p[key]
             if not lo < hi:
                 raise ConfigError(f"{self.where}.{key}", f"need low < high, got {p[key]}")
+        lo, hi = p["t0_range"]
+        if lo < 0.0 or hi > 1.0:  # a packet centred outside the sampled window is not observed
+            raise ConfigError(f"{self.where}.t0_range", f"must lie inside the data window [0, 1] of t, got {p['t0_range']}")
         for i, (lo, hi) in enumerate(p["bounds"]):
             if not (isinstance(lo, float) and lo < hi):
                 raise ConfigError(
                     f"{self.where}.bounds[{i}]", f"need [low, high], got {[lo, hi]}"
                 )
         self._t = torch.linspace(0.0, 1.0, p["n_samples"], dtype=torch.float64)
+
+    def prior_ranges(self) -> list[tuple[str, int, tuple[float, float]]]:
+        return [("t0_range", 0, tuple(self.params["t0_range"])), ("amplitude_range", 1, tuple(self.params["amplitude_range"]))]
 
     def t(self, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu") -> torch.Tensor:
         """The sample times, computed once in float64 and cast (identical values on every device)."""
