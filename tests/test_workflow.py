@@ -178,22 +178,27 @@ CODE_CHANGES = {
         "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
         "plot_experiment_figure": 4, "make_table2": 1, "make_table4": 1, "all": 1,
     },
-    "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 runs
-        "solve": 9, "aggregate": 3, "figure_panels": 5, "plot_combined_figure": 3,
-        "plot_experiment_figure": 11, "make_table2": 1, "make_table4": 1, "all": 1,
+    "problems/fluid.py": {
+        "generate_data": 2, "solve": 6, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
+        "plot_experiment_figure": 3, "make_table2": 1, "make_table4": 1, "all": 1,
+    },
+    "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 + fluid 2 runs
+        "solve": 11, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
+        "plot_experiment_figure": 14, "make_table2": 1, "make_table4": 1, "all": 1,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
-        "solve": 21, "aggregate": 3, "figure_panels": 5, "plot_combined_figure": 3,
-        "plot_experiment_figure": 11, "make_table2": 1, "make_table4": 1, "all": 1,
+        "solve": 23, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
+        "plot_experiment_figure": 14, "make_table2": 1, "make_table4": 1, "all": 1,
     },
-    "figures/scatter.py": {"plot_experiment_figure": 3, "all": 1},
+    "figures/scatter.py": {"plot_experiment_figure": 4, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
     "figures/fig1.py": {"plot_combined_figure": 1, "all": 1},
     "figures/fig2.py": {"plot_combined_figure": 1, "all": 1},
     "figures/fig4.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
-    "figures/fig5.py": {  # ks_roughness imports its landscape helpers from fig5
-        "figure_panels": 2, "plot_combined_figure": 1, "plot_experiment_figure": 1, "all": 1,
+    "figures/fig5.py": {  # ks_roughness and fig_fluid import helpers from fig5
+        "figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1, "all": 1,
     },
+    "figures/fig_fluid.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1, "all": 1},
     "tables.py": {"make_table2": 1, "make_table4": 1, "all": 1},
 }
