@@ -189,7 +189,9 @@ class Fluid(ProblemFamily):
     label = "Fluid (Navier-Stokes)"
     noise_free = {"noise": 0.0}
     test_params = {"n_grid": 16, "horizon": 0.5, "dt": 0.1}  # 5 steps on 16²: fast contract tests
-    cost = 30.0  # forward+backward on 32², 20 steps: a few ms per problem on one thread
+    # forward+backward on 32², 20 RK4 steps: ~7.5 ms per problem on one thread (~20x KS per
+    # problem); only sizes SLURM runtimes (minutes, capped at 24 h), which 30 keeps generous
+    cost = 30.0
     param_names = ("a1", "b1", "gamma1", "a2", "b2", "gamma2")
     params_spec = {
         "length": ParamSpec(TWO_PI, float, positive=True, doc="side L of the periodic box [0, L)²"),
