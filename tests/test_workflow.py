@@ -143,7 +143,8 @@ def test_smoke_dag_end_to_end(smoke_run):
     assert "Using workflow specific profile profiles/default" in run.stderr
 
     smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
-    combined = {"fig3": ("wavepacket",), "fig4": ("billiards", "billiards_chain"), "fig5": ("ks",), "fig1": (), "fig2": ()}
+    combined = {"fig3": ("wavepacket",), "fig4": ("billiards", "billiards_chain"), "fig5": ("ks",), "fig_fluid": ("fluid",),
+                "fig1": (), "fig2": ()}
     missing = [p for p in _expected_outputs(smoke, combined) if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
     for rule_dir in ("generate_data", "solve", "aggregate", "figure_panels", "studies"):
@@ -153,7 +154,7 @@ def test_smoke_dag_end_to_end(smoke_run):
 
     # Nothing left to do: neither for the default target nor for the named targets.
     for target in ((), ("fig3",), ("fig4",), ("fig5",), ("table2",), ("table4",), ("scatter",), ("trajectories",),
-                   ("ks_roughness",), ("fig1",), ("fig2",)):
+                   ("ks_roughness",), ("fig_fluid",), ("fig1",), ("fig2",)):
         dry = _snakemake(work, *target, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
         assert dry.returncode == 0, dry.stderr[-3000:]
         assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
@@ -163,8 +164,9 @@ def test_smoke_dag_end_to_end(smoke_run):
 # wavepacket 2 n x 2 seeds = 4 problem sets, 8 solvers; billiards 1 problem set and ks 4, each with
 # bfgs, gd, jpo; the alignment study in one chunk). A figure's panel step reads every run of the
 # representative problem set, so it follows any solver change: fig3 (wavepacket), fig4 and
-# trajectories (billiards), fig5 and ks_roughness (ks). Per-experiment figures: scatter,
-# beat_fraction and budget for all three, trajectories for billiards, ks_roughness for ks.
+# trajectories (billiards), fig5 and ks_roughness (ks), fig_fluid (fluid: 2 problem sets with
+# bfgs, gd, jpo). Per-experiment figures: scatter, beat_fraction and budget for all four,
+# trajectories for billiards, ks_roughness for ks.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
         "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
@@ -178,22 +180,27 @@ CODE_CHANGES = {
         "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
         "plot_experiment_figure": 4, "make_table2": 1, "make_table4": 1, "all": 1,
     },
-    "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 runs
-        "solve": 9, "aggregate": 3, "figure_panels": 5, "plot_combined_figure": 3,
-        "plot_experiment_figure": 11, "make_table2": 1, "make_table4": 1, "all": 1,
+    "problems/fluid.py": {
+        "generate_data": 2, "solve": 6, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
+        "plot_experiment_figure": 3, "make_table2": 1, "make_table4": 1, "all": 1,
+    },
+    "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 + fluid 2 runs
+        "solve": 11, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
+        "plot_experiment_figure": 14, "make_table2": 1, "make_table4": 1, "all": 1,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
-        "solve": 21, "aggregate": 3, "figure_panels": 5, "plot_combined_figure": 3,
-        "plot_experiment_figure": 11, "make_table2": 1, "make_table4": 1, "all": 1,
+        "solve": 23, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
+        "plot_experiment_figure": 14, "make_table2": 1, "make_table4": 1, "all": 1,
     },
-    "figures/scatter.py": {"plot_experiment_figure": 3, "all": 1},
+    "figures/scatter.py": {"plot_experiment_figure": 4, "all": 1},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
     "figures/fig1.py": {"plot_combined_figure": 1, "all": 1},
     "figures/fig2.py": {"plot_combined_figure": 1, "all": 1},
     "figures/fig4.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
-    "figures/fig5.py": {  # ks_roughness imports its landscape helpers from fig5
-        "figure_panels": 2, "plot_combined_figure": 1, "plot_experiment_figure": 1, "all": 1,
+    "figures/fig5.py": {  # ks_roughness and fig_fluid import helpers from fig5
+        "figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1, "all": 1,
     },
+    "figures/fig_fluid.py": {"figure_panels": 1, "plot_combined_figure": 1, "all": 1},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1, "all": 1},
     "tables.py": {"make_table2": 1, "make_table4": 1, "all": 1},
 }

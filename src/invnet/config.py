@@ -239,6 +239,7 @@ def resolve_experiment(name: str, block: dict[str, Any], history_points: int | N
         if history_points is not None and "history_points" in cls.settings_spec:
             settings.setdefault("history_points", history_points)
         out["solvers"][solver] = cls.resolve_settings(name, settings)
+        cls.check_family(out["solvers"][solver], family, f"{where}.solvers.{solver}")
     return out
 
 

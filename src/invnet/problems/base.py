@@ -149,6 +149,11 @@ class ProblemFamily(ABC):
             parts.append(gamma.reshape(gamma.shape[0], -1))
         return torch.cat(parts, dim=1)
 
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """(channels, height, width) of :meth:`features` read as an image, for a convolutional
+        network (``network: cnn``); None (the default) for families whose inputs are not images."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Every physical parameter, JSON-serialisable (stored in the data artifact)."""
         out = {"family": self.name, "param_names": list(self.param_names), **_jsonable(self.params)}

@@ -106,6 +106,11 @@ class Solver(ABC):
     def check_settings(cls, settings: dict[str, Any], where: str) -> None:
         """Cross-checks between settings; raise ConfigError naming ``where.<key>``."""
 
+    @classmethod
+    def check_family(cls, settings: dict[str, Any], family: ProblemFamily, where: str) -> None:
+        """Checks of the settings against the experiment's family (e.g. a CNN needs image
+        inputs); raise ConfigError naming ``where.<key>``. Run when the config is resolved."""
+
     @abstractmethod
     def solve(self, ctx: SolveContext) -> SolveResult:
         """Solve every problem of ``ctx.train``; settings are already resolved."""

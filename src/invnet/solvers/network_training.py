@@ -13,12 +13,21 @@ import time
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from ..spec import ParamSpec
 from ..seeding import torch_generator
 from .base import SolveContext, SolveResult, Solver, subsample_history
-from .networks import ACTIVATIONS, ParameterNet
+from .networks import ACTIVATIONS, build_network
 
 NETWORK_SETTINGS = {
+    "network": ParamSpec(
+        "mlp", str, choices=("mlp", "cnn"),
+        doc="architecture: mlp (flattened inputs) or cnn (image inputs, e.g. the fluid family)",
+    ),
+    "channels": ParamSpec(
+        [8, 16, 16], int, length=-1, positive=True,
+        doc="cnn only: channels of the stride-2 3x3 convolutions (circular padding), before the hidden layers",
+    ),
     "hidden": ParamSpec([64, 64], int, length=-1, positive=True, doc="hidden layer widths"),
     "activation": ParamSpec("relu", str, choices=tuple(ACTIVATIONS), doc="hidden activation"),
     "lr": ParamSpec(1e-3, float, positive=True, doc="Adam learning rate"),
@@ -35,6 +44,14 @@ class _NetworkSolver(Solver):
     cost = 2.0
     tuning = {"hidden": [[32, 32], [64, 64], [128, 128]], "lr": [3e-4, 1e-3, 3e-3], "lr_schedule": ["constant", "cosine"]}
 
+    @classmethod
+    def check_family(cls, settings, family, where: str) -> None:
+        if settings["network"] == "cnn" and family.image_shape() is None:
+            raise ConfigError(
+                f"{where}.network",
+                f"got 'cnn', but family '{family.name}' has no image inputs; allowed: mlp",
+            )
+
     def training_loss(self, ctx: SolveContext, x: torch.Tensor, obj) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(scalar training loss, per-problem true losses or None if not computed)."""
         raise NotImplementedError
@@ -45,9 +62,7 @@ class _NetworkSolver(Solver):
         obj = ctx.objective()
         diag = ctx.objective()  # loss history for methods that do not train through F (not counted)
         feats = fam.features(obj.y_target, obj.gamma)
-        net = ParameterNet(
-            feats, fam.x0, fam.bounds, s["hidden"], s["activation"], torch_generator(ctx.seed, "network-init")
-        )
+        net = build_network(feats, fam, s, torch_generator(ctx.seed, "network-init"))
         opt = torch.optim.Adam(net.parameters(), lr=s["lr"], eps=s["adam_eps"])
         schedule = None
         if s["lr_schedule"] == "cosine":
