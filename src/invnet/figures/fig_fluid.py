@@ -61,7 +61,7 @@ def compute_panels(
     out: str | os.PathLike,
 ) -> int:
     """Write the panel data of (a, b) for one example problem; return its index."""
-    arrays, attrs = read_h5(data)
+    arrays, attrs = read_h5(data, "data")
     problem = attrs.get("problem", {})
     if problem.get("family") != FAMILY:
         raise ArtifactError(f"{data} is not a data artifact of the {FAMILY} family")
@@ -70,9 +70,7 @@ def compute_panels(
     n, seed = int(attrs["n"]), int(attrs["seed"])
     solutions, losses = {}, {}
     for path in runs:
-        run, run_attrs = read_h5(path)
-        if int(run_attrs["n"]) != n or int(run_attrs["seed"]) != seed:
-            raise ArtifactError(f"{path} is not a run on the problem set {data}")
+        run, run_attrs = read_h5(path, "run", {"n": n, "seed": seed})
         solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
         losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
     idx, why = select_example(losses)
