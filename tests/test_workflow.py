@@ -353,23 +353,43 @@ def test_presets_dry_run(config_workdir):
 
 
 def test_slurm_profile_dry_run(config_workdir):
-    """The SLURM profile parses (plugin installed, keys known) and resources evaluate.
-
-    --sdm env-modules replaces the profile's conda deployment so no conda is needed here.
-    """
-    run = _snakemake(
-        config_workdir,
-        "-n",
-        "--workflow-profile",
-        "profiles/slurm",
-        "--sdm",
-        "env-modules",
-        "--configfile",
-        "config/paper.yaml",
-    )
+    """The SLURM profile parses (plugin installed, keys known) and resources evaluate; with
+    `device: cuda` every solve job asks for one GPU, even on a submit host without one."""
+    run = _snakemake(config_workdir, "-n", "--workflow-profile", "profiles/slurm", "--configfile", "config/paper.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Using workflow specific profile profiles/slurm" in run.stderr
     assert "runtime=" in run.stdout + run.stderr
+
+    gpu = _snakemake(config_workdir, "-n", "--workflow-profile", "profiles/slurm", "--configfile",
+                     "config/smoke.yaml", "--config", "device=cuda")
+    output = gpu.stdout + gpu.stderr
+    assert gpu.returncode == 0, output[-3000:]
+    blocks = re.split(r"\n\s*(?:local)?rule ", output)[1:]
+    solves = [b for b in blocks if b.startswith("solve:")]
+    assert solves and all("gpu=1" in b for b in solves), output[-3000:]
+    assert not [b for b in blocks if not b.startswith("solve:") and "gpu=1" in b]
+    cpu = _snakemake(config_workdir, "-n", "--workflow-profile", "profiles/slurm", "--configfile",
+                     "config/smoke.yaml", "--config", "device=cpu")
+    assert cpu.returncode == 0 and "gpu=1" not in cpu.stdout + cpu.stderr
+
+
+def test_resource_requests_follow_the_measured_table(config_workdir):
+    """Requests come from workflow/resources.yaml: 2 min + 3 x the measured wall time, scaled
+    linearly in n above the measured n and by the configured budget (steps) over the measured."""
+    table = yaml.safe_load((REPO / "workflow" / "resources.yaml").read_text())
+    measured = table["solve"]["wavepacket"]["jpo"]
+    m = max(measured)
+    cfg = _smoke()
+    cfg["experiments"] = {"wavepacket": {"family": "wavepacket", "n": [4 * m], "seeds": [0],
+                                         "solvers": {"bfgs": {}, "jpo": {"steps": 2 * measured[m]["steps"]}}}}
+    cfg.pop("studies", None)
+    (config_workdir / "sized.yaml").write_text(yaml.safe_dump(cfg))
+    run = _snakemake(config_workdir, "-n", "--configfile", "sized.yaml")
+    assert run.returncode == 0, run.stderr[-3000:]
+    block = next(b for b in re.split(r"\n\s*rule ", run.stdout + run.stderr) if "solver=jpo" in b)
+    expected = 2 + math.ceil(3 * measured[m]["s"] * 4 * 2 / 60)
+    assert f"runtime={expected}," in block, block
+    assert f"mem_mb={100 * math.ceil((1.5 * measured[m]['max_rss_mb'] + 500) / 100)}," in block, block
 
 
 # ------------------------------------------------------------------------------ SLURM
@@ -480,37 +500,47 @@ def test_slurm_smoke_run_equals_local_run(smoke_run, slurm_run, capsys):
 
 
 @pytest.mark.slow
-def test_slurm_scancel_then_rerun(smoke_run, tmp_path):
-    """A batch job killed by `scancel` mid-run leaves no complete-looking output; the next
-    invocation reruns what it had not finished, and the artifacts equal an uninterrupted run's."""
+def test_slurm_scancel_then_rerun(tmp_path):
+    """A batch killed by `scancel` while a solver computes leaves no complete-looking output;
+    the next invocation reruns what had not finished, and the artifacts equal those of the same
+    target run locally without interruption. (Billiards of the smoke preset, with a JPO of 1000
+    steps so that the solve lasts long enough to be caught running.)"""
     _require_slurm()
-    local, local_run = smoke_run
-    assert local_run.returncode == 0, local_run.stderr[-3000:]
+    cfg = _smoke()
+    cfg["experiments"] = {"billiards": cfg["experiments"]["billiards"]}
+    cfg["experiments"]["billiards"]["solvers"]["jpo"]["steps"] = 1000
+    cfg.pop("studies", None)
+    target = ("results/aggregate/billiards/summary.csv", "--configfile", "config/killed.yaml")
+    local = _copy_workflow(tmp_path / "local", with_src=True)
     work = _copy_workflow(tmp_path / "wf", with_src=True)
-    target = ("results/aggregate/billiards/summary.csv", "--configfile", "config/smoke.yaml")
+    for where in (local, work):
+        (where / "config" / "killed.yaml").write_text(yaml.safe_dump(cfg))
+    uninterrupted = _snakemake(local, *target, "--cores", "2", pythonpath=local / "src")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+
     log = tmp_path / "first.log"
     first = _slurm_snakemake(work, *target, "--retries", "0", limit=900, log=log)
-    killed, deadline = set(), time.monotonic() + 600
+    jpo_log = work / "logs/solve/billiards/jpo/n8/seed0.log"
+    jpo_out = work / "results/runs/billiards/jpo/n8/seed0.h5"
+    killed, deadline = [], time.monotonic() + 600
     while not killed and first.poll() is None and time.monotonic() < deadline:
-        started = [p for p in (work / "logs" / "solve").rglob("*.log") if p.stat().st_size > 0]
-        running = [p for p in started
-                   if not (work / "results" / "runs" / p.relative_to(work / "logs" / "solve")).with_suffix(".h5").exists()]
-        if running:  # a solver is computing: cancel the SLURM job that runs it
-            killed = set(SUBMITTED.findall(log.read_text()))
-            subprocess.run(["scancel", *sorted(killed)], check=True, timeout=60)
-        time.sleep(0.5)
-    assert killed, "no solve job was seen running to cancel:\n" + log.read_text()[-3000:]
+        if jpo_log.exists() and "settings" in jpo_log.read_text() and not jpo_out.exists():
+            killed = sorted(set(SUBMITTED.findall(log.read_text())))
+            subprocess.run(["scancel", *killed], check=True, timeout=60)
+        time.sleep(0.2)
+    assert killed, "the JPO solve was not seen running:\n" + log.read_text()[-3000:]
     assert first.wait(timeout=900) != 0, "the cancelled run reported success"
+    assert not jpo_out.exists(), "the cancelled solve left its output"
     for h5 in (work / "results").rglob("*.h5"):  # whatever exists is complete
         assert _h5_contents(h5)["attr:complete"] == "True", h5
-    runs = work / "results" / "runs" / "billiards"
-    done_before = {p.relative_to(runs) for p in runs.rglob("*.h5")} if runs.exists() else set()
-    assert len(done_before) < 3, "the cancel came after every solve had finished"
+    runs_left = len(list((work / "results" / "runs").rglob("*.h5")))
+    data_left = len(list((work / "results" / "data").rglob("*.h5")))
 
     second = _slurm_snakemake(work, *target)
     assert second.returncode == 0, second.stderr[-5000:]
     rerun = _job_counts(second.stdout + second.stderr)
-    assert rerun.get("solve", 0) == 3 - len(done_before), second.stderr[-3000:]
+    assert rerun.get("solve", 0) == 3 - runs_left >= 1, second.stderr[-3000:]
+    assert rerun.get("generate_data", 0) == 1 - data_left, second.stderr[-3000:]
     assert _assert_same_artifacts(local, work) == 1 + 3  # the data set and the three runs
 
 

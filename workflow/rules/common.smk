@@ -49,7 +49,8 @@ def on_cluster():
     """Whether jobs go to a cluster executor (--executor slurm, profiles/slurm): only then is
     --jobs (resource_settings.nodes) kept apart from --cores. The executor itself is not known
     while the Snakefile is read. On a cluster the submit host need not have the GPU that
-    `device: cuda` asks for: the job checks it where it runs (invnet.devices.resolve_device)."""
+    `device: cuda` asks for: the job checks it where it runs (invnet.devices.resolve_device).
+    """
     return workflow.resource_settings.nodes is not None
 
 
@@ -339,7 +340,8 @@ def get_study_table_params(wildcards):
 # configured n and iteration budget, doubled on every retry (--retries). docs/cluster.md.
 
 MEASURED = load_yaml(os.path.join(workflow.current_basedir, "..", "resources.yaml"))
-RUNTIME_MARGIN = 3.0  # requested wall time = 3 x the measured (load, other CPUs, other nodes)
+# requested wall time = 3 x the measured (load, other CPUs, other nodes)
+RUNTIME_MARGIN = 3.0
 STARTUP_MIN = 2  # + 2 min for Snakemake's start-up inside the job (parse, imports)
 MEM_MARGIN = 1.5  # requested memory = 1.5 x measured peak RSS + 500 MB
 MAX_RUNTIME_MIN = 24 * 60
@@ -347,7 +349,8 @@ MAX_RUNTIME_MIN = 24 * 60
 
 def _measured(table, experiment, n):
     """The measured entry of ``table`` (keyed by experiment, else by its family) nearest to n
-    from below (else the smallest measured n), with that n; (None, None) if not measured."""
+    from below (else the smallest measured n), with that n; (None, None) if not measured.
+    """
     entries = table.get(experiment) or table.get(family_of(experiment))
     if not entries:
         return None, None
@@ -363,7 +366,9 @@ def job_estimate(rule, experiment, n, solver=None):
     table = MEASURED.get(rule, {})
     if solver is not None:
         table = {
-            e: entries.get(solver) for e, entries in table.items() if entries.get(solver)
+            e: entries.get(solver)
+            for e, entries in table.items()
+            if entries.get(solver)
         }
     m, entry = _measured(table, experiment, n)
     if entry is None:
@@ -380,7 +385,7 @@ def job_estimate(rule, experiment, n, solver=None):
 def request(rule, experiment, n, solver=None):
     """(runtime minutes, mem_mb) asked for one job on its first attempt."""
     estimate = job_estimate(rule, experiment, n, solver)
-    if estimate is None:  # not measured: the family's and solver's relative cost classes
+    if estimate is None:  # not measured: the cost classes of family and solver
         cost = family_class(block(experiment)["family"]).cost
         cost *= 1.0 if solver is None else solver_class(solver).cost
         return min(int((10 + n // 32) * cost), MAX_RUNTIME_MIN), 2000
