@@ -461,8 +461,8 @@ def _expected_submissions(work: Path) -> int:
     profile = yaml.safe_load((work / "profiles" / "slurm" / "config.yaml").read_text())
     grouped = {g.split("=")[0] for g in profile["groups"]}
     size = int(next(c for c in profile["group-components"] if c.startswith("batch=")).split("=")[1])
-    dry = _snakemake(work, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
-    counts = _job_counts(dry.stdout + dry.stderr)
+    dry = _snakemake(work, "-n", "--forceall", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
+    counts = _job_counts(dry.stdout + dry.stderr)  # every job, also after the run
     smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
     components = sum(len(b["n"]) * len(b["seeds"]) for b in smoke["experiments"].values())
     components += counts.get("study_chunk", 0)
