@@ -7,10 +7,13 @@ itself is imported from the installed (editable) invnet.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -131,8 +134,10 @@ def smoke_run(tmp_path_factory):
     """The smoke DAG run once in a copy of the workflow and of the package (src/ first on the
     path, so tests can edit the package's code and see what Snakemake reschedules)."""
     work = _copy_workflow(tmp_path_factory.mktemp("smoke") / "wf", with_src=True)
+    t0 = time.perf_counter()
     run = _snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml", timeout=900,
                      pythonpath=work / "src")
+    run.wall_s = time.perf_counter() - t0  # reported next to the SLURM run's (test_slurm_*)
     return work, run
 
 
@@ -355,23 +360,195 @@ def test_presets_dry_run(config_workdir):
 
 
 def test_slurm_profile_dry_run(config_workdir):
-    """The SLURM profile parses (plugin installed, keys known) and resources evaluate.
-
-    --sdm env-modules replaces the profile's conda deployment so no conda is needed here.
-    """
-    run = _snakemake(
-        config_workdir,
-        "-n",
-        "--workflow-profile",
-        "profiles/slurm",
-        "--sdm",
-        "env-modules",
-        "--configfile",
-        "config/paper.yaml",
-    )
+    """The SLURM profile parses (plugin installed, keys known) and resources evaluate; with
+    `device: cuda` every solve job asks for one GPU, even on a submit host without one."""
+    run = _snakemake(config_workdir, "-n", "--workflow-profile", "profiles/slurm", "--configfile", "config/paper.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Using workflow specific profile profiles/slurm" in run.stderr
     assert "runtime=" in run.stdout + run.stderr
+
+    gpu = _snakemake(config_workdir, "-n", "--workflow-profile", "profiles/slurm", "--configfile",
+                     "config/smoke.yaml", "--config", "device=cuda")
+    output = gpu.stdout + gpu.stderr
+    assert gpu.returncode == 0, output[-3000:]
+    blocks = re.split(r"\n\s*(?:local)?rule ", output)[1:]
+    solves = [b for b in blocks if b.startswith("solve:")]
+    assert solves and all("gpu=1" in b for b in solves), output[-3000:]
+    assert not [b for b in blocks if not b.startswith("solve:") and "gpu=1" in b]
+    cpu = _snakemake(config_workdir, "-n", "--workflow-profile", "profiles/slurm", "--configfile",
+                     "config/smoke.yaml", "--config", "device=cpu")
+    assert cpu.returncode == 0 and "gpu=1" not in cpu.stdout + cpu.stderr
+
+
+def test_resource_requests_follow_the_measured_table(config_workdir):
+    """Requests come from workflow/resources.yaml: 2 min + 3 x the measured wall time, scaled
+    linearly in n above the measured n and by the configured budget (steps) over the measured."""
+    table = yaml.safe_load((REPO / "workflow" / "resources.yaml").read_text())
+    measured = table["solve"]["wavepacket"]["jpo"]
+    m = max(measured)
+    cfg = _smoke()
+    cfg["experiments"] = {"wavepacket": {"family": "wavepacket", "n": [4 * m], "seeds": [0],
+                                         "solvers": {"bfgs": {}, "jpo": {"steps": 2 * measured[m]["steps"]}}}}
+    cfg.pop("studies", None)
+    (config_workdir / "sized.yaml").write_text(yaml.safe_dump(cfg))
+    run = _snakemake(config_workdir, "-n", "--configfile", "sized.yaml")
+    assert run.returncode == 0, run.stderr[-3000:]
+    block = next(b for b in re.split(r"\n\s*rule ", run.stdout + run.stderr) if "solver=jpo" in b)
+    expected = 2 + math.ceil(3 * measured[m]["s"] * 4 * 2 / 60)
+    assert f"runtime={expected}," in block, block
+    assert f"mem_mb={100 * math.ceil((1.5 * measured[m]['max_rss_mb'] + 500) / 100)}," in block, block
+
+
+# ------------------------------------------------------------------------------ SLURM
+# The smoke DAG through the real `slurm` executor on a running cluster (cluster/slurm-local-up.sh
+# starts a single-node one): skipped without a cluster, except in CI (CI set), where a missing
+# cluster fails. Flags for a cluster without accounting (no slurmdbd, so no sacct) and quick polls.
+SLURM_FLAGS = (
+    "--workflow-profile", "profiles/slurm",
+    "--slurm-status-command", "squeue",
+    "--slurm-init-seconds-before-status-checks", "2",
+    "--latency-wait", "5",
+)
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+
+
+def _slurm_running() -> bool:
+    if shutil.which("sbatch") is None or shutil.which("scontrol") is None:
+        return False
+    return subprocess.run(["scontrol", "ping"], capture_output=True, timeout=30).returncode == 0
+
+
+def _require_slurm() -> None:
+    if _slurm_running():
+        return
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail("CI: no SLURM cluster answers `scontrol ping` (start one with cluster/slurm-local-up.sh)")
+    pytest.skip("no SLURM cluster here (start one with cluster/slurm-local-up.sh)")
+
+
+def _slurm_snakemake(work: Path, *args: str, limit: int = 1500, log: Path | None = None):
+    """Snakemake with the SLURM profile; stopped by SIGINT (which cancels its SLURM jobs) after
+    ``limit`` seconds: SIGTERM would leave it waiting. With ``log``: started, not waited for."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(work / "src"), os.environ.get("PYTHONPATH")])))
+    cmd = ["timeout", "-s", "INT", "-k", "60", str(limit), *SNAKEMAKE, *args, *SLURM_FLAGS]
+    if log is not None:
+        return subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
+    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=limit + 120)
+
+
+def _h5_contents(path: Path) -> dict:
+    """Every dataset (dtype, shape, raw bytes) and every attribute but ``provenance`` (host,
+    SLURM job id, wall time) of an HDF5 artifact."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        out = {f"attr:{k}": str(v) for k, v in f.attrs.items() if k != "provenance"}
+        for name in f:
+            d = f[name][()]
+            out[f"data:{name}"] = (str(d.dtype), d.shape, d.tobytes())
+    return out
+
+
+def _assert_same_artifacts(local: Path, other: Path, pattern: str = "**/*.h5") -> int:
+    """The numeric contents of every HDF5 artifact under ``other`` equal ``local``'s bit for bit."""
+    files = sorted(p.relative_to(other) for p in (other / "results").glob(pattern))
+    assert files, f"no artifacts under {other}/results"
+    for rel in files:
+        a, b = _h5_contents(local / rel), _h5_contents(other / rel)
+        assert a.keys() == b.keys(), f"{rel}: {sorted(a.keys() ^ b.keys())}"
+        differ = [k for k in a if a[k] != b[k]]
+        assert not differ, f"{rel}: {differ} differ between the local and the SLURM run"
+    return len(files)
+
+
+def _expected_submissions(work: Path) -> int:
+    """sbatch calls of the smoke DAG: one per batch of the group 'batch' (problem sets and study
+    chunks, group-components at a time) plus one per job of the rules outside the group."""
+    profile = yaml.safe_load((work / "profiles" / "slurm" / "config.yaml").read_text())
+    grouped = {g.split("=")[0] for g in profile["groups"]}
+    size = int(next(c for c in profile["group-components"] if c.startswith("batch=")).split("=")[1])
+    dry = _snakemake(work, "-n", "--forceall", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
+    counts = _job_counts(dry.stdout + dry.stderr)  # every job, also after the run
+    smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
+    components = sum(len(b["n"]) * len(b["seeds"]) for b in smoke["experiments"].values())
+    components += counts.get("study_chunk", 0)
+    local = {"all", "plot_experiment_figure", "plot_combined_figure", "make_table2", "make_table4", "study_table"}
+    return math.ceil(components / size) + sum(c for r, c in counts.items() if r not in grouped | local)
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory):
+    _require_slurm()
+    work = _copy_workflow(tmp_path_factory.mktemp("slurm") / "wf", with_src=True)
+    t0 = time.perf_counter()
+    run = _slurm_snakemake(work, "--configfile", "config/smoke.yaml")
+    run.wall_s = time.perf_counter() - t0
+    return work, run
+
+
+@pytest.mark.slow
+def test_slurm_smoke_run_equals_local_run(smoke_run, slurm_run, capsys):
+    """The smoke DAG through sbatch: batched submissions, and every artifact bit for bit the
+    local run's (same config, seeds and torch thread count: `threads`, 1 in both runs)."""
+    local, local_run = smoke_run
+    work, run = slurm_run
+    assert local_run.returncode == 0, local_run.stderr[-3000:]
+    assert run.returncode == 0, run.stderr[-5000:]
+    assert "Using workflow specific profile profiles/slurm" in run.stderr
+    submitted = SUBMITTED.findall(run.stderr)
+    assert len(submitted) == _expected_submissions(work), run.stderr[-5000:]
+    checked = _assert_same_artifacts(local, work)
+    dry = _snakemake(work, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
+    assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
+    with capsys.disabled():
+        print(f"\nSLURM smoke run: {run.wall_s:.0f} s wall, {len(submitted)} sbatch submissions; "
+              f"local smoke run: {local_run.wall_s:.0f} s wall; {checked} HDF5 artifacts identical")
+
+
+@pytest.mark.slow
+def test_slurm_scancel_then_rerun(tmp_path):
+    """A batch killed by `scancel` while a solver computes leaves no complete-looking output;
+    the next invocation reruns what had not finished, and the artifacts equal those of the same
+    target run locally without interruption. (Billiards of the smoke preset, with a JPO of 1000
+    steps so that the solve lasts long enough to be caught running.)"""
+    _require_slurm()
+    cfg = _smoke()
+    cfg["experiments"] = {"billiards": cfg["experiments"]["billiards"]}
+    cfg["experiments"]["billiards"]["solvers"]["jpo"]["steps"] = 1000
+    cfg.pop("studies", None)
+    target = ("results/aggregate/billiards/summary.csv", "--configfile", "config/killed.yaml")
+    local = _copy_workflow(tmp_path / "local", with_src=True)
+    work = _copy_workflow(tmp_path / "wf", with_src=True)
+    for where in (local, work):
+        (where / "config" / "killed.yaml").write_text(yaml.safe_dump(cfg))
+    uninterrupted = _snakemake(local, *target, "--cores", "2", pythonpath=local / "src")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+
+    log = tmp_path / "first.log"
+    first = _slurm_snakemake(work, *target, "--retries", "0", limit=900, log=log)
+    jpo_log = work / "logs/solve/billiards/jpo/n8/seed0.log"
+    jpo_out = work / "results/runs/billiards/jpo/n8/seed0.h5"
+    killed, deadline = [], time.monotonic() + 600
+    while not killed and first.poll() is None and time.monotonic() < deadline:
+        if jpo_log.exists() and "settings" in jpo_log.read_text() and not jpo_out.exists():
+            killed = sorted(set(SUBMITTED.findall(log.read_text())))
+            subprocess.run(["scancel", *killed], check=True, timeout=60)
+        time.sleep(0.2)
+    assert killed, "the JPO solve was not seen running:\n" + log.read_text()[-3000:]
+    assert first.wait(timeout=900) != 0, "the cancelled run reported success"
+    assert not jpo_out.exists(), "the cancelled solve left its output"
+    for h5 in (work / "results").rglob("*.h5"):  # whatever exists is complete
+        assert _h5_contents(h5)["attr:complete"] == "True", h5
+    runs_left = len(list((work / "results" / "runs").rglob("*.h5")))
+    data_left = len(list((work / "results" / "data").rglob("*.h5")))
+
+    second = _slurm_snakemake(work, *target)
+    assert second.returncode == 0, second.stderr[-5000:]
+    rerun = _job_counts(second.stdout + second.stderr)
+    assert rerun.get("solve", 0) == 3 - runs_left >= 1, second.stderr[-3000:]
+    assert rerun.get("generate_data", 0) == 1 - data_left, second.stderr[-3000:]
+    assert _assert_same_artifacts(local, work) == 1 + 3  # the data set and the three runs
 
 
 # ------------------------------------------------------------------------------ lint and format

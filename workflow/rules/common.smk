@@ -13,8 +13,10 @@ figure: they come from the config and from the plug-in registries of the invnet 
     results/tables/{table}.csv                                a study's aggregate table
 """
 
+import math
 import os
 
+import torch
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
@@ -45,7 +47,16 @@ def load_config(config, configfiles, local):
         raise WorkflowError(str(err)) from None
 
 
-_resolved = load_config(config, workflow.overwrite_configfiles, workflow.local_exec)
+def on_cluster():
+    """Whether jobs go to a cluster executor (--executor slurm, profiles/slurm): only then is
+    --jobs (resource_settings.nodes) kept apart from --cores. The executor itself is not known
+    while the Snakefile is read. On a cluster the submit host need not have the GPU that
+    `device: cuda` asks for: the job checks it where it runs (invnet.devices.resolve_device).
+    """
+    return workflow.resource_settings.nodes is not None
+
+
+_resolved = load_config(config, workflow.overwrite_configfiles, not on_cluster())
 config.clear()
 config.update(_resolved)
 
@@ -390,18 +401,89 @@ def get_study_table_params(wildcards):
 
 
 # ----------------------------------------------------------------------------- resources
+# Requests for a cluster (ignored by local runs except threads): sized from the Snakemake
+# benchmarks recorded in workflow/resources.yaml (benchmarks/size_resources.py), scaled to the
+# configured n and iteration budget, doubled on every retry (--retries). docs/cluster.md.
+
+MEASURED = load_yaml(os.path.join(workflow.current_basedir, "..", "resources.yaml"))
+# requested wall time = 3 x the measured (load, other CPUs, other nodes)
+RUNTIME_MARGIN = 3.0
+STARTUP_MIN = 2  # + 2 min for Snakemake's start-up inside the job (parse, imports)
+MEM_MARGIN = 1.5  # requested memory = 1.5 x measured peak RSS + 500 MB
+MAX_RUNTIME_MIN = 24 * 60
 
 
-def solve_mem_mb(wildcards, attempt):
-    """Small problems: 2 GB covers torch + n=1024; doubled on every retry (--retries)."""
-    return 2000 * attempt
+def _measured(table, experiment, n):
+    """The measured entry of ``table`` (keyed by experiment, else by its family) nearest to n
+    from below (else the smallest measured n), with that n; (None, None) if not measured.
+    """
+    entries = table.get(experiment) or table.get(family_of(experiment))
+    if not entries:
+        return None, None
+    sizes = sorted(int(m) for m in entries)
+    m = max([s for s in sizes if s <= n], default=sizes[0])
+    return m, entries[m]
+
+
+def job_estimate(rule, experiment, n, solver=None):
+    """(wall seconds, peak RSS MB) of one job, or None where nothing was measured: the
+    measured worst case, scaled linearly in n above the measured n and by the ratio of the
+    iteration budget (steps, starts) configured now to the measured one."""
+    table = MEASURED.get(rule, {})
+    if solver is not None:
+        table = {
+            e: entries.get(solver)
+            for e, entries in table.items()
+            if entries.get(solver)
+        }
+    m, entry = _measured(table, experiment, n)
+    if entry is None:
+        return None
+    scale = max(1.0, n / m)
+    if solver is not None:
+        settings = block(experiment)["solvers"][solver]
+        for key in ("steps", "starts"):
+            if key in entry and key in settings:
+                scale *= settings[key] / entry[key]
+    return entry["s"] * scale, entry["max_rss_mb"]
+
+
+def request(rule, experiment, n, solver=None):
+    """(runtime minutes, mem_mb) asked for one job on its first attempt."""
+    estimate = job_estimate(rule, experiment, n, solver)
+    if estimate is None:  # not measured: the cost classes of family and solver
+        cost = family_class(block(experiment)["family"]).cost
+        cost *= 1.0 if solver is None else solver_class(solver).cost
+        return min(int((10 + n // 32) * cost), MAX_RUNTIME_MIN), 2000
+    seconds, rss = estimate
+    runtime = STARTUP_MIN + math.ceil(RUNTIME_MARGIN * seconds / 60)
+    mem = 100 * math.ceil((MEM_MARGIN * rss + 500) / 100)
+    return min(runtime, MAX_RUNTIME_MIN), mem
+
+
+def _request(rule, wildcards):
+    solver = wildcards.solver if rule == "solve" else None
+    return request(rule, wildcards.experiment, int(wildcards.n), solver)
 
 
 def solve_runtime(wildcards, attempt):
-    """Minutes on one CPU thread, from the family's and the solver's relative cost; scaled on retry."""
-    cost = (
-        solver_class(wildcards.solver).cost
-        * family_class(block(wildcards.experiment)["family"]).cost
-    )
-    base = int((10 + int(wildcards.n) // 32) * cost)
-    return min(base * attempt, 24 * 60)
+    return min(_request("solve", wildcards)[0] * attempt, MAX_RUNTIME_MIN)
+
+
+def solve_mem_mb(wildcards, attempt):
+    return _request("solve", wildcards)[1] * attempt
+
+
+def data_runtime(wildcards, attempt):
+    return min(_request("generate_data", wildcards)[0] * attempt, MAX_RUNTIME_MIN)
+
+
+def data_mem_mb(wildcards, attempt):
+    return _request("generate_data", wildcards)[1] * attempt
+
+
+def solve_gpus(wildcards):
+    """One GPU per solve job when the config computes on CUDA (device: cuda, or auto where
+    the submitting machine sees a GPU), else none; SLURM turns it into --gpus=1."""
+    device = config["device"]
+    return int(device == "cuda" or (device == "auto" and torch.cuda.is_available()))

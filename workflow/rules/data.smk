@@ -10,8 +10,8 @@ rule generate_data:
         "../../envs/jobs.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=data_mem_mb,
+        runtime=data_runtime,
     params:
         settings=get_data_params,
     script:

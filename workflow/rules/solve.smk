@@ -15,6 +15,8 @@ rule solve:
     resources:
         mem_mb=solve_mem_mb,
         runtime=solve_runtime,
+        gpu=solve_gpus,
+        cpus_per_task=config["threads"],
     params:
         settings=get_solve_params,
     script:

@@ -10,15 +10,15 @@ from typing import Any
 
 os.environ.setdefault("SOURCE_DATE_EPOCH", "0")  # matplotlib honours it for PDF/PS dates
 
+import functools  # noqa: E402
 import logging  # noqa: E402
 
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-
+# pyplot and seaborn (which imports scipy.stats) are imported where a figure is drawn, not here:
+# the workflow imports every figure module to build its DAG, in every (cluster) job's start-up.
 from ..analysis import solver_label, solver_order  # noqa: E402
 from ..solvers import solvers  # noqa: E402
 
@@ -29,7 +29,14 @@ PNG_DPI = 200
 SINGLE_COLUMN = 3.4
 DOUBLE_COLUMN = 7.0
 
-_PALETTE = sns.color_palette("colorblind", 10)
+
+@functools.cache
+def _palette() -> list[tuple[float, float, float]]:
+    import seaborn as sns
+
+    return [tuple(c) for c in sns.color_palette("colorblind", 10)]
+
+
 _MARKERS = ("o", "s", "D", "^", "v", "P", "X", "d", ">", "<", "h", "*")
 # A solver's look comes from its class (``Solver.style``): a colour as RGB or as
 # ("colorblind", index), a marker and a line style. The baseline is black; solvers without a
@@ -60,12 +67,14 @@ RC: dict[str, Any] = {
 
 def apply_style() -> None:
     """Seaborn paper context with ticks, the colour-blind palette and the shared rc settings."""
+    import seaborn as sns
+
     sns.set_theme(context="paper", style="ticks", palette="colorblind", rc=RC)
 
 
 def _color(value: Any) -> tuple[float, float, float]:
     if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == "colorblind":
-        return tuple(_PALETTE[int(value[1]) % len(_PALETTE)])
+        return tuple(_palette()[int(value[1]) % len(_palette())])
     return tuple(float(v) for v in value)
 
 
@@ -76,7 +85,7 @@ def solver_color(solver: str) -> tuple[float, float, float]:
     if cls is not None and "color" in cls.style:
         return _color(cls.style["color"])
     taken = {_color(c.style["color"]) for c in registered.values() if "color" in c.style}
-    free = [tuple(c) for c in _PALETTE if tuple(c) not in taken] or [tuple(c) for c in _PALETTE]
+    free = [c for c in _palette() if c not in taken] or list(_palette())
     order = solver_order()
     rank = order.index(solver) if solver in order else len(order) + sum(map(ord, solver))
     return free[rank % len(free)]
@@ -127,4 +136,6 @@ def save_figure(fig: plt.Figure, pdf: str | os.PathLike, png: str | os.PathLike)
         {"Creator": "invnet", "Producer": None, "CreationDate": None, "ModDate": None},
     )
     _atomic_savefig(fig, Path(png), "png", {"Software": None})
+    import matplotlib.pyplot as plt
+
     plt.close(fig)
