@@ -11,10 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..artifacts import read_h5
-from ..errors import ArtifactError
-from ..problems import Objective, family_from_description
+from ..problems import Objective
 from ..problems.billiards import Billiards
+from .inputs import load_problem_runs
 
 FAMILIES = ("billiards", "billiards_chain")
 
@@ -55,25 +54,15 @@ def load_representative(
     data: str | os.PathLike, runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike]
 ) -> Representative:
     """The data artifact of a billiards experiment and its run artifacts (solver -> path)."""
-    arrays, attrs = read_h5(data, "data")
-    problem = attrs.get("problem", {})
-    if problem.get("family") not in FAMILIES:
-        raise ArtifactError(f"{data} is not a data artifact of the billiards families {FAMILIES}")
-    family = family_from_description(problem)
-    n, seed = int(attrs["n"]), int(attrs["seed"])
-    solutions, losses = {}, {}
-    for path in runs.values() if isinstance(runs, Mapping) else runs:
-        run, run_attrs = read_h5(path, "run", {"n": n, "seed": seed})
-        solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
-        losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
+    pr = load_problem_runs(data, runs, tuple(FAMILIES))
     return Representative(
-        family=family,
-        attrs=attrs,
-        y_target=np.asarray(arrays["y_target"], dtype=np.float64),
-        x_true=np.asarray(arrays["x_true"], dtype=np.float64),
-        gamma=np.asarray(arrays["gamma"], dtype=np.float64),
-        solutions=solutions,
-        losses=losses,
+        family=pr.family,
+        attrs=pr.attrs,
+        y_target=np.asarray(pr.arrays["y_target"], dtype=np.float64),
+        x_true=np.asarray(pr.arrays["x_true"], dtype=np.float64),
+        gamma=np.asarray(pr.arrays["gamma"], dtype=np.float64),
+        solutions=pr.solutions,
+        losses=pr.losses,
     )
 
 

@@ -25,8 +25,9 @@ import torch
 from ..analysis import BASELINE, history_band, ordered_solvers, solver_label
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
-from ..problems import Objective, family_from_description
+from ..problems import Objective
 from .base import FigureInputs, FigureSpec
+from .inputs import load_problem_runs
 from .notes import add_note, failed_note, finite_limits
 from .panels import fractions_legend, fractions_panel
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_color, solver_style
@@ -76,18 +77,10 @@ def compute_landscape(
     n_grid: int = 501,
 ) -> int:
     """Write the panel data of Figure 3 (a, b) for one example problem; return its index."""
-    arrays, attrs = read_h5(data, "data")
-    if attrs.get("problem", {}).get("family") != FAMILY:
-        raise ArtifactError(f"{data} is not a data artifact of the {FAMILY} family")
-    runs = runs.values() if isinstance(runs, Mapping) else runs
-    family = family_from_description(attrs["problem"])
+    pr = load_problem_runs(data, runs, (FAMILY,))
+    arrays, attrs, family = pr.arrays, pr.attrs, pr.family
+    solutions, losses = pr.solutions, pr.losses
     n, seed = int(attrs["n"]), int(attrs["seed"])
-
-    solutions, losses = {}, {}
-    for path in runs:
-        run, run_attrs = read_h5(path, "run", {"n": n, "seed": seed})
-        solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
-        losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
     idx, why = select_example(losses)
 
     dtype = torch.float64

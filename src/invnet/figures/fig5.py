@@ -30,9 +30,9 @@ import torch
 
 from ..analysis import ordered_solvers
 from ..artifacts import read_h5, write_h5
-from ..errors import ArtifactError
 from ..problems import ProblemFamily, family_from_description
 from .base import FigureInputs, FigureSpec
+from .inputs import load_problem_runs
 from .notes import add_note, failed_note
 from .panels import fractions_legend, fractions_panel
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
@@ -117,19 +117,10 @@ def compute_panels(
     out: str | os.PathLike,
 ) -> int:
     """Write the panel data of Figure 5 (a–c) for one example problem; return its index."""
-    arrays, attrs = read_h5(data, "data")
-    problem = attrs.get("problem", {})
-    if problem.get("family") != FAMILY:
-        raise ArtifactError(f"{data} is not a data artifact of the {FAMILY} family")
-    runs = runs.values() if isinstance(runs, Mapping) else runs
-    family = family_from_description(problem)
+    pr = load_problem_runs(data, runs, (FAMILY,))
+    arrays, attrs, problem, family = pr.arrays, pr.attrs, pr.problem, pr.family
+    solutions, losses = pr.solutions, pr.losses
     n, seed = int(attrs["n"]), int(attrs["seed"])
-
-    solutions, losses = {}, {}
-    for path in runs:
-        run, run_attrs = read_h5(path, "run", {"n": n, "seed": seed})
-        solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
-        losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
     idx, why = select_example(losses)
     x_true = arrays["x_true"][idx]
     gamma = arrays["gamma"][idx] if "gamma" in arrays else None

@@ -1,0 +1,48 @@
+"""Reading one problem set and the runs on it, as the per-example figure panels need them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..artifacts import read_h5
+from ..errors import ArtifactError
+from ..problems import ProblemFamily, family_from_description
+
+Paths = Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike]
+
+
+@dataclass
+class ProblemRuns:
+    """A data artifact's arrays and attributes, its family, and each run's solutions and losses."""
+
+    arrays: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+    family: ProblemFamily
+    solutions: dict[str, np.ndarray]
+    losses: dict[str, np.ndarray]
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        return self.attrs["problem"]
+
+
+def load_problem_runs(data: str | os.PathLike, runs: Paths, families: tuple[str, ...]) -> ProblemRuns:
+    """Read ``data`` (refused unless its family is one of ``families``) and the run artifacts
+    ``runs`` (solver -> path, or paths), each checked to be a run on that problem set."""
+    arrays, attrs = read_h5(data, "data")
+    problem = attrs.get("problem", {})
+    if problem.get("family") not in families:
+        raise ArtifactError(f"{data} is not a data artifact of the {' or '.join(families)} family")
+    family = family_from_description(problem)
+    n, seed = int(attrs["n"]), int(attrs["seed"])
+    solutions, losses = {}, {}
+    for path in runs.values() if isinstance(runs, Mapping) else runs:
+        run, run_attrs = read_h5(path, "run", {"n": n, "seed": seed})
+        solutions[str(run_attrs["solver"])] = np.asarray(run["x"], dtype=np.float64)
+        losses[str(run_attrs["solver"])] = np.asarray(run["loss"], dtype=np.float64)
+    return ProblemRuns(arrays, attrs, family, solutions, losses)
