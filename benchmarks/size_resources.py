@@ -7,10 +7,11 @@ reads them from one or more finished results folders, takes the worst case over 
 ``starts`` from the run artifact's ``config`` attribute) and writes the table the workflow sizes
 SLURM requests from (``measured_resources`` in ``workflow/rules/common.smk``):
 
-    python benchmarks/size_resources.py /path/to/results [more/results ...] [-o workflow/resources.yaml]
+    python benchmarks/size_resources.py /path/to/results [more/results ...] [-o workflow/resources.yaml] [--update]
 
 Later folders win over earlier ones for the same key. Rerun it after a larger run to refresh the
-table; the rules read it at DAG time, so a refreshed table changes only what is requested.
+table (``--update`` keeps the rows the new folders did not measure); the rules read it at DAG
+time, so a refreshed table changes only what is requested.
 """
 
 from __future__ import annotations
@@ -70,26 +71,49 @@ def _fold(entries: dict, n: int, row: dict, budget: dict) -> None:
     e["runs"] += 1
 
 
+def _overlay(table: dict, fresh: dict) -> None:
+    """Put ``fresh``'s rows into ``table``: a measured (rule, experiment[, solver], n) row replaces
+    the old one whole; rows the new runs did not measure stay."""
+    for key, value in fresh.items():
+        if isinstance(value, dict) and "s" not in value and isinstance(table.get(key), dict):
+            _overlay(table[key], value)
+        else:
+            table[key] = value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="+", type=Path, help="finished results/ folders")
     ap.add_argument("-o", "--out", type=Path, default=Path("workflow/resources.yaml"))
     ap.add_argument("--note", default="", help="one line on what was run where (kept in the header)")
+    ap.add_argument("--update", action="store_true",
+                    help="start from the table in --out (its rows, notes and sources), so the run of one "
+                    "experiment refreshes only that experiment's rows")
     args = ap.parse_args(argv)
     table: dict = {}
-    sources = []
+    sources, notes = [], []
+    if args.update and args.out.is_file():
+        text = args.out.read_text()
+        table = yaml.safe_load(text) or {}
+        comments = [line[2:] for line in text.splitlines() if line.startswith("# ")]
+        at = comments.index("Sources:") if "Sources:" in comments else len(comments)
+        notes = comments[4:at]  # after the fixed four-line preamble
+        sources = [c.strip() for c in comments[at + 1:]]
+    notes += [args.note] if args.note else []
+    fresh: dict = {}
     for results in args.results:
-        count = collect(results, table)
+        count = collect(results, fresh)
         if not count:
             print(f"size_resources: no benchmark files under {results}/benchmarks", file=sys.stderr)
             return 1
         sources.append(f"{results}: {count} benchmark files")
+    _overlay(table, fresh)
     header = (
         "# Measured job resources, written by benchmarks/size_resources.py (do not edit by hand).\n"
         "# Per rule, experiment[, solver], n: worst case over seeds of the Snakemake benchmark\n"
         "# files: wall seconds (s), peak RSS (max_rss_mb), CPU seconds (cpu_s), how many runs, and\n"
         "# the iteration budget of those runs (steps, starts), used to scale to other settings.\n"
-        + (f"# {args.note}\n" if args.note else "")
+        + "".join(f"# {note}\n" for note in notes)
         + "# Sources:\n" + "".join(f"#   {s}\n" for s in sources)
     )
     args.out.write_text(header + yaml.safe_dump(table, sort_keys=True, default_flow_style=None, width=100))
