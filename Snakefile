@@ -7,7 +7,7 @@ tables (results/tables). See docs/workflow.md; to add an experiment, solver or f
 docs/extending.md.
 
     snakemake --cores all                                   # everything (config/config.yaml)
-    snakemake --cores 2 --configfile config/smoke.yaml      # tiny, 3-4 min; only smoke.yaml
+    snakemake --cores 2 --configfile config/smoke.yaml      # tiny, 2.5-4 min; only smoke.yaml
     snakemake fig3 --cores all                              # one figure
     snakemake --workflow-profile profiles/slurm --configfile config/paper.yaml
 
