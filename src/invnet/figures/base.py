@@ -17,6 +17,13 @@ figure may read study tables: ``inputs.tables[study]``.
 Panel data (``panels``) is computed by its own job from the representative problem set of an
 experiment (largest n, first seed) and every run on it, and written to
 ``results/aggregate/{experiment}/panels/{name}.h5``; ``plot`` reads only artifacts.
+
+A figure over several experiments draws the first ``max_experiments`` matching experiments in
+config order (``None``: all of them); only those get panel data.
+
+Figures name no solver: what a figure needs to know about the solvers (their labels, styles,
+order, the baseline, the method of the paper's claim, which are networks) is ``inputs.solvers``,
+a :class:`~invnet.solver_info.SolverSet` built from the solver declarations.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Callable
 import pandas as pd
 
 from ..registry import discover_named
+from ..solver_info import SolverSet
 
 PathLike = str | os.PathLike
 
@@ -35,14 +43,16 @@ PathLike = str | os.PathLike
 @dataclass(frozen=True)
 class FigureInputs:
     """What a figure's ``plot`` gets: the experiments it draws (config order) with their labels and
-    families, the aggregate tables it declared (all its experiments concatenated) and the panel
-    files (experiment -> path) if it has a panel step."""
+    families, the aggregate tables it declared (all its experiments concatenated), the panel
+    files (experiment -> path) if it has a panel step, and the configured solvers of its
+    experiments (labels, styles, roles; table order)."""
 
     experiments: list[str]
     labels: dict[str, str]
     families: dict[str, str]
     tables: dict[str, pd.DataFrame]
     panels: dict[str, str] = field(default_factory=dict)
+    solvers: SolverSet = field(default_factory=SolverSet)
 
     @classmethod
     def load(
@@ -52,12 +62,25 @@ class FigureInputs:
         families: dict[str, str],
         tables: dict[str, list[PathLike]],
         panels: dict[str, str] | None = None,
+        solvers: SolverSet | None = None,
     ) -> FigureInputs:
         frames = {}
         for name, paths in tables.items():
             parts = [pd.read_csv(p) for p in paths]
             frames[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-        return cls(list(experiments), dict(labels), dict(families), frames, dict(panels or {}))
+        return cls(list(experiments), dict(labels), dict(families), frames, dict(panels or {}),
+                   solvers if solvers is not None else SolverSet())
+
+
+@dataclass(frozen=True)
+class PanelInputs:
+    """What a figure's ``panels`` step gets: one experiment's representative problem set (its
+    data artifact), every run on it (solver -> run artifact) and the configured solvers."""
+
+    experiment: str
+    data: PathLike
+    runs: dict[str, PathLike]
+    solvers: SolverSet = field(default_factory=SolverSet)
 
 
 @dataclass(frozen=True)
@@ -70,8 +93,9 @@ class FigureSpec:
     families: tuple[str, ...] | None = None  # family names it applies to; None = every experiment
     per_experiment: bool = True
     reads: tuple[str, ...] = ("fractions",)  # aggregate tables (results/aggregate/{experiment}/{t}.csv)
-    panels: Callable[[PathLike, dict[str, PathLike], PathLike], None] | None = None
+    panels: Callable[[PanelInputs, PathLike], None] | None = None
     studies: tuple[str, ...] = ()  # studies whose table it reads (results/tables/{study table}.csv)
+    max_experiments: int | None = None  # per_experiment=False: draws the first k matching ones
 
     def __post_init__(self) -> None:
         if self.families == () and self.per_experiment:
