@@ -18,22 +18,22 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .devices import DEVICES, check_device
+from .devices import DEVICES, DTYPES, check_device
 from .errors import ConfigError
 from .problems import family_class, make_family
+from .plugins import load_plugins
 from .solvers import solver_class, solvers
 from .spec import REQUIRED, ParamSpec, object_schema, resolve
 from .studies import studies
 
 BASELINE = "bfgs"  # every experiment runs it: the method all others are compared with
-DTYPES = ("float64", "float32")
 
 GLOBAL_SPECS: dict[str, ParamSpec] = {
     "compare_rtol": ParamSpec(
         1e-3, float, minimum=0.0, maximum=0.5,
         doc="M beats BFGS on problem i when L_M < L_BFGS*(1-rtol), loses when L_M > L_BFGS*(1+rtol), else tie",
     ),
-    "dtype": ParamSpec("float64", str, choices=DTYPES, doc="precision of every forward process, solver, network"),
+    "dtype": ParamSpec("float64", str, choices=tuple(DTYPES), doc="precision of every forward process, solver, network"),
     "device": ParamSpec(
         "cpu", str, choices=DEVICES,
         doc="where jobs compute: cpu, cuda (refused where torch sees no GPU) or auto (cuda if present)",
@@ -115,6 +115,7 @@ def config_schema(raw: dict[str, Any] | None = None) -> dict[str, Any]:
         "additionalProperties": experiment_schema({"type": "object"}),
         "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
     }
+    schema["properties"]["plugins"] = PLUGINS_SCHEMA
     schema["properties"]["studies"] = {
         "type": "object",
         "description": "studies to run (e.g. the alignment theory of Figure 2): the keys present select them",
@@ -123,6 +124,29 @@ def config_schema(raw: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     schema["required"] = ["experiments"]
     return schema
+
+
+PLUGINS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "plug-ins outside the package, each an import path package.module:Object (a family "
+    "or solver class, a FigureSpec, TableSpec or StudySpec); they register under their own name",
+    "items": {"type": "string", "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"},
+    "default": [],
+}
+
+
+def _load_plugins(raw: dict[str, Any]) -> list[str]:
+    """Import the plug-ins the config names (before the schema, which lists their settings)."""
+    paths = raw.get("plugins", [])
+    if paths is None:
+        return []
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise InvalidConfig([f"plugins: expected a list of import paths package.module:Object, got {paths!r}"[:200]])
+    try:
+        load_plugins(paths)
+    except ConfigError as err:
+        raise InvalidConfig([f"{err.key}: {err.message}"]) from None
+    return list(paths)
 
 
 def _key_path(parts: Any) -> str:
@@ -172,6 +196,7 @@ def resolve_config(raw: dict[str, Any], check_cuda: bool = True) -> dict[str, An
     """
     if not isinstance(raw, dict):
         raise InvalidConfig([f"<top level>: expected a mapping, got {type(raw).__name__}"])
+    _load_plugins(raw)
     validator = jsonschema.Draft202012Validator(config_schema(raw))
     lines: list[str] = []
     for err in sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -191,7 +216,9 @@ def resolve_config(raw: dict[str, Any], check_cuda: bool = True) -> dict[str, An
 def _resolve(raw: dict[str, Any], check_cuda: bool) -> dict[str, Any]:
     experiments = raw.pop("experiments")
     configured_studies = raw.pop("studies", None) or {}
+    plugins = raw.pop("plugins", None) or []
     out = resolve(GLOBAL_SPECS, raw, "")
+    out["plugins"] = list(plugins)
     if not out["compare_rtol"] < 1:
         raise ConfigError("compare_rtol", "must be < 1")
     if check_cuda:

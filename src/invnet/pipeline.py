@@ -1,114 +1,18 @@
-"""Entry points of the Snakemake rules: validate config, generate a problem set, run one solver.
-
-Each function reads and writes only artifacts, so every rule script is a two-line call.
-"""
+"""Transitional adapter between the solve job (:mod:`invnet.jobs`) and the solvers: builds the
+solver's context and derives each problem's comparison status."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
-from .artifacts import (
-    STATUS_FAILED, STATUS_INF, STATUS_NAMES, STATUS_NAN, STATUS_OK, provenance, read_h5, write_h5,
-)
-from .config import resolve_config
-from .devices import device_name, resolve_device
-from .errors import ArtifactError, ConfigError
-from .fingerprint import code_fingerprint
-from .problems import ProblemSet, family_class, make_family
-from .seeding import numpy_rng
-from .solvers import SolveContext, get_solver, solver_class
+from .artifacts import STATUS_FAILED, STATUS_INF, STATUS_NAN, STATUS_OK
+from .solvers import SolveContext, SolveResult, get_solver
 
 log = logging.getLogger("invnet")
-
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
-
-
-def solver_dependency(solver: str) -> str | None:
-    """The solver whose run artifact ``solver`` starts from (``jpo`` for ``jpo_bfgs``), or None."""
-    return solver_class(solver).needs
-
-
-def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The resolved config (defaults filled in); InvalidConfig naming every offending key."""
-    return resolve_config(config)
-
-
-def _resolved(config: dict[str, Any], experiment: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The resolved config (defaults filled in; idempotent) and the block of ``experiment``.
-
-    The CUDA check is left to :func:`invnet.devices.resolve_device` in the job itself.
-    """
-    config = resolve_config(config, check_cuda=False)
-    if experiment not in config["experiments"]:
-        present = ", ".join(config["experiments"])
-        raise ConfigError("experiments", f"no block for experiment '{experiment}'; present: {present}")
-    return config, config["experiments"][experiment]
-
-
-def data_fingerprint(family: str) -> str:
-    """Fingerprint of the code a data artifact depends on: the family's module closure."""
-    return code_fingerprint(family_class(family))
-
-
-def run_fingerprint(family: str, solver: str) -> str:
-    """Fingerprint of the code a run artifact depends on: family and solver module closures."""
-    return code_fingerprint(family_class(family), solver_class(solver))
-
-
-def generate_data(config: dict[str, Any], experiment: str, n: int, seed: int, out: str | Path) -> None:
-    """Sample the training set (n problems) and the held-out test set for (experiment, seed)."""
-    _, block = _resolved(config, experiment)
-    family = make_family(block["family"], block["problem"], experiment)
-    train = family.sample(n, numpy_rng(seed, f"{experiment}/train/n{n}"))
-    datasets = train.arrays()
-    n_test = int(block["n_test"])
-    if n_test:
-        datasets.update(family.sample(n_test, numpy_rng(seed, f"{experiment}/test")).arrays("test_"))
-    write_h5(
-        out,
-        datasets,
-        {
-            "kind": "data",
-            "experiment": experiment,
-            "n": n,
-            "seed": seed,
-            "n_test": n_test,
-            "problem": family.describe(),
-            "provenance": provenance(
-                seed=seed, n=n, experiment=experiment, code_fingerprint=data_fingerprint(block["family"])
-            ),
-        },
-    )
-    log.info("wrote %s: %d training and %d test problems", out, n, n_test)
-
-
-def _file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def load_problem(block: dict[str, Any], experiment: str, data: str | Path):
-    """Family and (train, test) sets from a data artifact, checked against the experiment's
-    resolved config ``block``."""
-    family = make_family(block["family"], block["problem"], experiment)
-    arrays, attrs = read_h5(data, "data", {"experiment": experiment})
-    if attrs.get("problem") != family.describe():
-        raise ArtifactError(
-            f"{data} was generated with other problem parameters than experiments.{experiment}.problem "
-            "now has; regenerate it (snakemake reruns it when the config changed)"
-        )
-    train = ProblemSet(arrays["y_target"], arrays["x_true"], arrays.get("gamma"))
-    test = None
-    if "test_y_target" in arrays:
-        test = ProblemSet(arrays["test_y_target"], arrays["test_x_true"], arrays.get("test_gamma"))
-    return family, train, test, attrs
 
 
 def problem_status(loss: np.ndarray, x: np.ndarray, solver_status: np.ndarray | None = None) -> np.ndarray:
@@ -127,117 +31,22 @@ def problem_status(loss: np.ndarray, x: np.ndarray, solver_status: np.ndarray | 
     return out
 
 
-def run_solver(
-    config: dict[str, Any],
-    experiment: str,
-    solver: str,
-    n: int,
-    seed: int,
-    data: str | Path,
-    out: str | Path,
-    init: str | Path | None = None,
-    threads_granted: int | None = None,
-) -> None:
-    """Run one solver on one problem set and write its run artifact (atomically).
+@dataclass
+class Solved:
+    """A solver's result with each problem's comparison status."""
 
-    It computes with ``config["threads"]`` torch (and BLAS) threads: network training sums in
-    a thread-dependent order, so the thread count is part of what a run depends on (a job
-    parameter, recorded in the artifact). ``threads_granted`` (the cores the scheduler gave
-    the job) is only recorded; a grant below ``threads`` is logged as a warning.
-    """
-    config, block = _resolved(config, experiment)
-    if solver not in block["solvers"]:
-        raise ConfigError(f"experiments.{experiment}.solvers", f"solver '{solver}' is not configured")
-    settings = block["solvers"][solver]
-    family, train, test, data_attrs = load_problem(block, experiment, data)
-    if data_attrs.get("n") != n or data_attrs.get("seed") != seed:
-        raise ArtifactError(f"{data} holds n={data_attrs.get('n')}, seed={data_attrs.get('seed')}; expected n={n}, seed={seed}")
-    impl = get_solver(solver)
-    x_init = None
-    if impl.needs is not None:
-        if init is None:
-            raise ArtifactError(f"solver '{solver}' starts from '{impl.needs}' and needs its run artifact")
-        init_arrays, _ = read_h5(
-            init, "run", {"experiment": experiment, "solver": impl.needs, "n": n, "seed": seed}
-        )
-        x_init = init_arrays["x"]
+    result: SolveResult
+    problem_status: np.ndarray
 
-    threads = config["threads"]
-    if threads_granted is not None and threads_granted < threads:
-        log.warning(
-            "%s/%s n=%d seed=%d: granted %d core(s) but computing with threads=%d (config), so that "
-            "the results do not depend on the grant", experiment, solver, n, seed, threads_granted, threads,
-        )
-    device = resolve_device(config["device"])
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    ctx = SolveContext(
-        family=family, train=train, test=test, settings=settings, seed=seed, init=x_init,
-        dtype=DTYPES[config["dtype"]], device=device, progress=log.info,
-    )
-    log.info("%s/%s n=%d seed=%d on %s: settings %s", experiment, solver, n, seed, device, settings)
-    t0 = time.perf_counter()
-    # SciPy's BLAS (L-BFGS-B, BFGS fallbacks) fighting torch for cores slows small problems 10-50x
-    with threadpool_limits(limits=threads):
-        result = impl.solve(ctx)
-    wall = time.perf_counter() - t0
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.result, name)
+
+
+def solve_with(params: Mapping[str, Any], family, train, test, init, dtype, device) -> Solved:
+    impl = get_solver(params["solver"])
+    settings = dict(params["settings"])
+    ctx = SolveContext(family=family, train=train, test=test, settings=settings, seed=int(params["seed"]),
+                       init=init, dtype=dtype, device=device, progress=log.info)
+    result = impl.solve(ctx)
     result.check(train.n, family.dim)
-    log.info(
-        "%s/%s n=%d seed=%d: done in %.2f s, mean loss %.4e, median %.4e",
-        experiment, solver, n, seed, wall, float(np.mean(result.loss)), float(np.median(result.loss)),
-    )
-    status = problem_status(result.loss, result.x, result.extras.get("status"))
-    failed = {STATUS_NAMES[k]: int(np.sum(status == k)) for k in (STATUS_NAN, STATUS_INF, STATUS_FAILED)}
-    if sum(failed.values()):
-        log.warning(
-            "%s/%s n=%d seed=%d: %d of %d problems failed (%s); they count in no comparison",
-            experiment, solver, n, seed, sum(failed.values()), train.n,
-            ", ".join(f"{v} {k}" for k, v in failed.items() if v),
-        )
-    datasets = {
-        "x": result.x,
-        "problem_status": status,
-        "loss": result.loss,
-        "iterations": result.iterations,
-        "evaluations": result.evaluations,
-        "loss_history": result.loss_history,
-        "history_step": result.history_step,
-        **result.extras,
-    }
-    write_h5(
-        out,
-        datasets,
-        {
-            "kind": "run",
-            "experiment": experiment,
-            "solver": solver,
-            "n": n,
-            "seed": seed,
-            "config": {
-                "experiment": experiment,
-                "problem": family.describe(),
-                "solver": settings,
-                "n": n,
-                "n_test": int(block["n_test"]),
-                "dtype": config["dtype"],
-                "threads": threads,
-                "device": config["device"],
-            },
-            "provenance": provenance(
-                seed=seed,
-                n=n,
-                experiment=experiment,
-                solver=solver,
-                wall_time_s=wall,
-                data_file=str(data),
-                data_sha256=_file_sha256(data),
-                init_file=None if init is None else str(init),
-                info=result.info,
-                device=device_name(device),
-                threads=threads,
-                threads_granted=threads_granted,
-                code_fingerprint=run_fingerprint(block["family"], solver),
-            ),
-        },
-    )
+    return Solved(result, problem_status(result.loss, result.x, result.extras.get("status")))

@@ -34,7 +34,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ..registry import discover_named
+from ..registry import discover_named, with_plugins
 from ..solver_info import SolverSet
 
 PathLike = str | os.PathLike
@@ -111,5 +111,6 @@ class FigureSpec:
 
 
 def figures() -> dict[str, FigureSpec]:
-    """Every registered figure by name (the ``FIGURE`` of each module of this package)."""
-    return discover_named(__package__, "FIGURE")
+    """Every registered figure by name: the ``FIGURE`` of each module of this package and the
+    figure plug-ins of the config (``plugins``)."""
+    return dict(sorted(with_plugins("figure", discover_named(__package__, "FIGURE")).items()))
