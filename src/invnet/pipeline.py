@@ -24,7 +24,9 @@ from .errors import ArtifactError, ConfigError
 from .fingerprint import code_fingerprint
 from .problems import ProblemSet, family_class, make_family
 from .seeding import numpy_rng
-from .solvers import SolveContext, get_solver, solver_class
+from .solvers import SolveProblem, SolveStatus, build_solver, resolve_solvers, solve, solver_class, solvers
+from .solvers.driver import final_status
+from .solvers.driver import problem_status as driver_problem_status
 
 log = logging.getLogger("invnet")
 
@@ -111,20 +113,13 @@ def load_problem(block: dict[str, Any], experiment: str, data: str | Path):
     return family, train, test, attrs
 
 
-def problem_status(loss: np.ndarray, x: np.ndarray, solver_status: np.ndarray | None = None) -> np.ndarray:
-    """Per-problem status (int64): STATUS_NAN / STATUS_INF for a non-finite loss, STATUS_FAILED
-    for a finite loss with a non-finite solution or an optimiser that hit NaN (SciPy status 3),
-    else STATUS_OK. Only STATUS_OK problems count as a win, loss or tie (invnet.analysis)."""
-    loss = np.asarray(loss, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64).reshape(loss.shape[0], -1)
-    out = np.full(loss.shape, STATUS_OK, dtype=np.int64)
-    bad_x = ~np.isfinite(x).all(axis=1)
-    if solver_status is not None:
-        bad_x |= np.asarray(solver_status).reshape(loss.shape) == 3
-    out[bad_x] = STATUS_FAILED
-    out[np.isinf(loss)] = STATUS_INF
-    out[np.isnan(loss)] = STATUS_NAN
-    return out
+def problem_status(loss: np.ndarray, x: np.ndarray, solve_status: np.ndarray | None = None) -> np.ndarray:
+    """Per-problem comparison status (int64, STATUS_*), derived by the solver driver from the
+    typed ``solve_status`` (``invnet.solvers.SolveStatus``; None: every problem ran to its end)
+    and the finiteness of loss and solution (:func:`invnet.solvers.driver.problem_status`)."""
+    if solve_status is None:
+        solve_status = np.full(np.shape(loss), int(SolveStatus.BUDGET), dtype=np.int64)
+    return driver_problem_status(final_status(solve_status, loss, x), loss)
 
 
 def run_solver(
@@ -148,17 +143,17 @@ def run_solver(
     config, block = _resolved(config, experiment)
     if solver not in block["solvers"]:
         raise ConfigError(f"experiments.{experiment}.solvers", f"solver '{solver}' is not configured")
-    settings = block["solvers"][solver]
     family, train, test, data_attrs = load_problem(block, experiment, data)
     if data_attrs.get("n") != n or data_attrs.get("seed") != seed:
         raise ArtifactError(f"{data} holds n={data_attrs.get('n')}, seed={data_attrs.get('seed')}; expected n={n}, seed={seed}")
-    impl = get_solver(solver)
+    resolved = resolve_solvers(experiment, block["solvers"], family)[solver]
+    settings = resolved.settings
     x_init = None
-    if impl.needs is not None:
+    if resolved.start_from is not None:
         if init is None:
-            raise ArtifactError(f"solver '{solver}' starts from '{impl.needs}' and needs its run artifact")
+            raise ArtifactError(f"solver '{solver}' starts from '{resolved.start_from}' and needs its run artifact")
         init_arrays, _ = read_h5(
-            init, "run", {"experiment": experiment, "solver": impl.needs, "n": n, "seed": seed}
+            init, "run", {"experiment": experiment, "solver": resolved.start_from, "n": n, "seed": seed}
         )
         x_init = init_arrays["x"]
 
@@ -172,22 +167,21 @@ def run_solver(
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
-    ctx = SolveContext(
-        family=family, train=train, test=test, settings=settings, seed=seed, init=x_init,
-        dtype=DTYPES[config["dtype"]], device=device, progress=log.info,
+    problem = SolveProblem(
+        family=family, train=train, test=test, seed=seed, init=x_init, dtype=DTYPES[config["dtype"]],
+        device=device, history_points=config["history_points"], progress=log.info,
     )
     log.info("%s/%s n=%d seed=%d on %s: settings %s", experiment, solver, n, seed, device, settings)
     t0 = time.perf_counter()
     # SciPy's BLAS (L-BFGS-B, BFGS fallbacks) fighting torch for cores slows small problems 10-50x
     with threadpool_limits(limits=threads):
-        result = impl.solve(ctx)
+        result = solve(build_solver(solver, settings), problem)
     wall = time.perf_counter() - t0
-    result.check(train.n, family.dim)
     log.info(
         "%s/%s n=%d seed=%d: done in %.2f s, mean loss %.4e, median %.4e",
         experiment, solver, n, seed, wall, float(np.mean(result.loss)), float(np.median(result.loss)),
     )
-    status = problem_status(result.loss, result.x, result.extras.get("status"))
+    status = result.problem_status
     failed = {STATUS_NAMES[k]: int(np.sum(status == k)) for k in (STATUS_NAN, STATUS_INF, STATUS_FAILED)}
     if sum(failed.values()):
         log.warning(
@@ -198,6 +192,7 @@ def run_solver(
     datasets = {
         "x": result.x,
         "problem_status": status,
+        "solve_status": result.status,
         "loss": result.loss,
         "iterations": result.iterations,
         "evaluations": result.evaluations,
@@ -237,7 +232,8 @@ def run_solver(
                 device=device_name(device),
                 threads=threads,
                 threads_granted=threads_granted,
-                code_fingerprint=run_fingerprint(block["family"], solver),
+                code_fingerprint=(run_fingerprint(block["family"], solver) if solver in solvers()
+                                  else code_fingerprint(family_class(block["family"]), *resolved.code)),
             ),
         },
     )
