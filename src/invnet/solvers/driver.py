@@ -74,7 +74,11 @@ class Recorder:
             self._values.append(float(value.detach().mean()))
         if self.progress is not None and self._clock() - self._last_report > PROGRESS_EVERY_S:
             self._last_report = self._clock()
-            last = f"mean loss {self._values[-1]:.4e} at step {self._steps[-1]}" if self._values else "no loss yet"
+            if not self._values:
+                last = "no loss recorded yet"
+            else:
+                at = "" if self._steps[-1] == k else f" (recorded at step {self._steps[-1]})"
+                last = f"mean loss {self._values[-1]:.4e}{at}"
             self.progress(f"{self.label}: step {k}, {last}")
 
     __call__ = record

@@ -170,8 +170,11 @@ class ParsedBlock:
         return solver
 
 
-def _composition_example(name: str, method: str, key: str) -> str:
+def _composition_example(name: str, method: str, key: str, start_from: str | None = None) -> str:
+    """A config line that composes ``method`` with ``key`` under a new name (for error messages)."""
     example = {"start_from": "start_from: jpo", "starts": "starts: 10", "budget": "starts: 10, budget: [1, 10]"}[key]
+    if start_from is not None and key != "start_from":
+        example = f"start_from: {start_from}, {example}"
     suffix = {"start_from": "refined", "starts": "multistart", "budget": "multistart"}[key]
     return f"{name}_{suffix}: {{method: {method}, {example}}}"
 
@@ -210,8 +213,9 @@ def parse_block(experiment: str | None, name: str, raw: Mapping[str, Any] | None
         allowed = ("method", "label", *declared.composition_keys)
         for key in comp:
             if key not in declared.composition_keys:
-                raise ConfigError(f"{where}.{key}", f"'{name}' is a declared composition without {key}; give a "
-                                                    f"new name, e.g. {_composition_example(name, method_cls.name, key)}")
+                fixed = getattr(declared, "fixed_start_from", None)
+                raise ConfigError(f"{where}.{key}", f"'{name}' is a declared composition without {key}; give a new "
+                                                    f"name, e.g. {_composition_example(name, method_cls.name, key, fixed)}")
         method = method_cls.name
         if issubclass(declared, Refine):
             fixed = declared.fixed_start_from
