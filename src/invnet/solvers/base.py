@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Union
 import numpy as np
 import torch
 
-from ..errors import ConfigError
 from ..problems.base import ProblemFamily, ProblemSet
 from ..spec import ParamSpec, resolve
 
@@ -326,6 +325,6 @@ def subsample_history(steps: int, points: int) -> np.ndarray:
 
 
 __all__ = [
-    "COMPOSITION_KEYS", "ConfigError", "Outcome", "SOLVE_STATUS_NAMES", "SolveProblem", "SolveResult",
+    "COMPOSITION_KEYS", "Outcome", "SOLVE_STATUS_NAMES", "SolveProblem", "SolveResult",
     "SolveStatus", "Solver", "make_settings", "subsample_history", "to_numpy",
 ]

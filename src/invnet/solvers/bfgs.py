@@ -1,7 +1,7 @@
 """Classical per-problem quasi-Newton baselines: ``bfgs`` (the baseline every method is compared
 with) and ``lbfgsb`` (SciPy semantics, one batched objective call per round; see batched_bfgs.py
-/ batched_lbfgsb.py), and the named refinements ``jpo_bfgs`` / ``supervised_bfgs`` (BFGS started
-from a network's solutions; compositions, :mod:`invnet.solvers.compose`).
+/ batched_lbfgsb.py). The refinements ``jpo_bfgs`` / ``supervised_bfgs`` are compositions of
+BFGS (:mod:`invnet.solvers.refinements`).
 
 SciPy's status codes are decoded here and only here: the raw code is kept as the run dataset
 ``status``; the typed :class:`SolveStatus` is BFGS 0 converged, 1 budget (maxiter),
@@ -18,8 +18,7 @@ import torch
 
 from ..spec import ParamSpec
 from .base import Outcome, Solver, SolveStatus
-from .compose import Refine
-from .driver import SolveContext
+from .driver import SolveContext  # the driver shapes every result: in each solver's code fingerprint
 
 BFGS_STATUS = {0: SolveStatus.CONVERGED, 1: SolveStatus.BUDGET, 2: SolveStatus.STALLED, 3: SolveStatus.FAILED}
 LBFGSB_STATUS = {0: SolveStatus.CONVERGED, 1: SolveStatus.BUDGET, 2: SolveStatus.STALLED}
@@ -103,25 +102,3 @@ class LBFGSB(_QuasiNewton):
             fun_and_grad, x0, ctx.family.bounds, maxiter=s.maxiter, maxcor=s.maxcor,
             ftol=s.ftol, gtol=s.gtol, callback=ctx.record,
         )
-
-
-class JPOBFGS(Refine):
-    """BFGS refinement started from the JPO solutions (docs/experiments.md §2, ``jpo_bfgs``)."""
-
-    name = "jpo_bfgs"
-    label = "JPO + BFGS"
-    order = 50
-    style = {"color": ("colorblind", 9), "marker": "d", "linestyle": (0, (4, 1.5))}
-    method_cls = BFGS
-    fixed_start_from = "jpo"
-
-
-class SupervisedBFGS(Refine):
-    """BFGS refinement started from the supervised network's solutions."""
-
-    name = "supervised_bfgs"
-    label = "Supervised + BFGS"
-    order = 70
-    style = {"color": ("colorblind", 5), "marker": ">", "linestyle": (0, (4, 1.5))}
-    method_cls = BFGS
-    fixed_start_from = "supervised"

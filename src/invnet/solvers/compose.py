@@ -21,6 +21,7 @@ checks are in :mod:`invnet.solvers.resolve`; named compositions (``bfgs_multista
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -57,7 +58,9 @@ class Wrapper(Solver):
     composition_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # no generic Settings: a wrapper's settings are its composition keys (set below)
+        # not Solver's hook (no Settings from settings_spec): a wrapper's settings are its
+        # composition keys; a named composition's settings_spec lists its method's settings too
+        super(Solver, cls).__init_subclass__(**kwargs)
         if "settings_spec" in vars(cls) and set(vars(cls)["settings_spec"]) - set(cls.composition_keys):
             raise TypeError(f"{cls.__name__}: a composition declares no method settings")
         m = vars(cls).get("method_cls")
@@ -209,9 +212,7 @@ class MultiStart(Wrapper):
 
 
 def _with_default(spec: ParamSpec, default: Any) -> ParamSpec:
-    from dataclasses import replace
-
-    return replace(spec, default=default)
+    return dataclasses.replace(spec, default=default)
 
 
 def start_points(ctx: SolveContext, starts: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 
 from ..spec import ParamSpec
 from .base import Outcome, Solver, SolveStatus
-from .driver import SolveContext
+from .driver import SolveContext  # the driver shapes every result: in each solver's code fingerprint
 
 
 class _FirstOrder(Solver):

@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..spec import ParamSpec
 from ..seeding import torch_generator
 from .base import Outcome, Solver, SolveStatus
-from .driver import SolveContext
+from .driver import SolveContext  # the driver shapes every result: in each solver's code fingerprint
 from .networks import ACTIVATIONS, build_network
 
 NETWORK_SETTINGS = {
