@@ -14,7 +14,7 @@ from invnet.config import resolve_config
 from invnet.figures import FigureInputs, figures
 from invnet.figures.fig4 import plane_box, select_example
 from invnet.figures.trajectories import select_examples
-from invnet.pipeline import generate_data, run_solver
+from helpers import generate_data, run_solver
 from invnet.problems.billiards import Billiards, BilliardsChain
 from invnet.tables import write_csv
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from invnet import pipeline
+from invnet.config import resolve_config
 from invnet.errors import ConfigError
 from invnet.figures.fig_fluid import landscape_along
 from invnet.problems.base import Objective
@@ -78,7 +78,7 @@ def test_supervised_cnn_fits_the_training_set(small, one_thread):
 def test_bad_network_settings_name_the_key(tiny_config, settings, key):
     tiny_config["experiments"]["wavepacket"]["solvers"]["jpo"].update(settings)
     with pytest.raises(ConfigError, match=key) as err:
-        pipeline.validate_config(tiny_config)
+        resolve_config(tiny_config)
     assert len(str(err.value).strip().splitlines()) <= 2  # "Invalid configuration:" + one line
 
 
@@ -87,7 +87,7 @@ def test_cnn_is_accepted_for_the_fluid_family(tiny_config):
         "family": "fluid", "n": [4], "seeds": [0], "problem": {"n_grid": 16, "horizon": 0.5},
         "solvers": {"bfgs": {}, "jpo": {"network": "cnn"}, "supervised": {"network": "cnn"}},
     }
-    out = pipeline.validate_config(tiny_config)["experiments"]["fluid"]["solvers"]
+    out = resolve_config(tiny_config)["experiments"]["fluid"]["solvers"]
     assert out["jpo"]["network"] == "cnn" and out["supervised"]["channels"] == [8, 16, 16]
 
 

@@ -22,7 +22,7 @@ from .devices import DEVICES, DTYPES, check_device
 from .errors import ConfigError
 from .problems import family_class, make_family
 from .plugins import load_plugins
-from .solvers import solver_class, solvers
+from .solvers import resolve_solvers, solvers_schema
 from .spec import REQUIRED, ParamSpec, object_schema, resolve
 from .studies import studies
 
@@ -81,19 +81,11 @@ class InvalidConfig(ConfigError):
 
 def config_schema(raw: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON schema of the config; experiments of ``raw`` get their family's problem schema."""
-    solver_props = {name: object_schema(cls.settings_spec, cls.__doc__ or "") for name, cls in solvers().items()}
-    solvers_schema = {
-        "type": "object",
-        "description": "solvers to run: the keys present select them; bfgs is required (the baseline)",
-        "additionalProperties": False,
-        "required": [BASELINE],
-        "properties": solver_props,
-        "dependentRequired": {n: [c.needs] for n, c in solvers().items() if c.needs},
-    }
+    solvers = solvers_schema()
 
     def experiment_schema(problem: dict[str, Any]) -> dict[str, Any]:
         out = object_schema(EXPERIMENT_SPECS, "one experiment: a family, its parameters, sizes, seeds, solvers")
-        out["properties"].update({"problem": problem, "solvers": solvers_schema})
+        out["properties"].update({"problem": problem, "solvers": solvers})
         out["required"] = [*out.get("required", []), "solvers"]
         return out
 
@@ -245,7 +237,7 @@ def resolve_study(name: str, block: dict[str, Any] | None) -> dict[str, Any]:
 def resolve_experiment(name: str, block: dict[str, Any], history_points: int | None = None) -> dict[str, Any]:
     """One experiment block: sweep keys, the family's parameters and every solver's settings.
 
-    A solver without its own ``history_points`` takes the global one (``history_points``).
+    ``history_points`` (global) is no solver setting: the solve job passes it to the driver.
     """
     where = f"experiments.{name}"
     block = dict(block)
@@ -254,19 +246,8 @@ def resolve_experiment(name: str, block: dict[str, Any], history_points: int | N
     family = make_family(out["family"], parts["problem"], experiment=name)
     out["problem"] = family.params
     out["label"] = out["label"] or (family.display_name() if name == family.name else name)
-    configured = parts["solvers"] or {}
-    if BASELINE not in configured:
-        raise ConfigError(f"{where}.solvers", f"must include '{BASELINE}' (the baseline)")
-    out["solvers"] = {}
-    for solver, settings in configured.items():
-        cls = solver_class(solver, f"{where}.solvers")
-        if cls.needs is not None and cls.needs not in configured:
-            raise ConfigError(f"{where}.solvers.{solver}", f"starts from '{cls.needs}', which is not configured")
-        settings = dict(settings or {})
-        if history_points is not None and "history_points" in cls.settings_spec:
-            settings.setdefault("history_points", history_points)
-        out["solvers"][solver] = cls.resolve_settings(name, settings)
-        cls.check_family(out["solvers"][solver], family, f"{where}.solvers.{solver}")
+    resolved = resolve_solvers(name, parts["solvers"], family)
+    out["solvers"] = {solver: r.block for solver, r in resolved.items()}
     return out
 
 

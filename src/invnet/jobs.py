@@ -126,6 +126,10 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
     init = inputs.get("init", [None])[0]
     x_init = None
     if params.get("start_from") is not None:
+        if init is None:
+            from .errors import ArtifactError
+
+            raise ArtifactError(f"solver '{solver}' starts from '{params['start_from']}' and needs its run artifact")
         init_arrays, _ = read_h5(init, "run", {"experiment": experiment, "solver": params["start_from"], "n": n,
                                                 "seed": seed})
         x_init = init_arrays["x"]
@@ -148,7 +152,8 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
         log.warning("%s/%s n=%d seed=%d: %d of %d problems failed (%s); they count in no comparison", experiment,
                     solver, n, seed, sum(failed.values()), train.n, ", ".join(f"{v} {k}" for k, v in failed.items() if v))
     datasets = {
-        "x": result.x, "problem_status": status, "loss": result.loss, "iterations": result.iterations,
+        "x": result.x, "problem_status": status, "solve_status": result.status, "loss": result.loss,
+        "iterations": result.iterations,
         "evaluations": result.evaluations, "loss_history": result.loss_history, "history_step": result.history_step,
         **result.extras,
     }
@@ -168,23 +173,29 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
     })
 
 
-def solve_problem_set(params: Mapping[str, Any], family, train, test, init, device=None):
-    """The computation of a solve job, also used by the tuning sweep: the solver of
-    ``params`` on ``train`` with ``params["threads"]`` threads, deterministic algorithms, the
-    run's seed, dtype and device."""
+def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=None, device=None, progress=None):
+    """The computation of a solve job, also the tuning sweep's (invnet.tuning): the solver
+    ``params["solver"]`` with ``params["settings"]`` on ``train``, with ``params["threads"]``
+    threads, deterministic algorithms, the run's seed, dtype and device, through the one
+    solver driver (:func:`invnet.solvers.solve`)."""
     import torch
     from threadpoolctl import threadpool_limits
 
     from .devices import DTYPES, resolve_device
-    from .pipeline import solve_with
+    from .solvers import SolveProblem, build_solver, solve
 
     device = resolve_device(params["device"]) if device is None else device
-    torch.set_num_threads(int(params["threads"]))
-    torch.manual_seed(int(params["seed"]))
+    threads, seed = int(params["threads"]), int(params["seed"])
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
+    problem = SolveProblem(
+        family=family, train=train, test=test, seed=seed, init=init, dtype=DTYPES[params["dtype"]], device=device,
+        history_points=int(params["history_points"]), progress=log.info if progress is None else progress,
+    )
     # SciPy's BLAS (L-BFGS-B, BFGS fallbacks) fighting torch for cores slows small problems 10-50x
-    with threadpool_limits(limits=int(params["threads"])):
-        return solve_with(params, family, train, test, init, DTYPES[params["dtype"]], device)
+    with threadpool_limits(limits=threads):
+        return solve(build_solver(params["solver"], params["settings"]), problem)
 
 
 # ----------------------------------------------------------------------------- aggregate, figures, tables

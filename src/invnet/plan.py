@@ -32,10 +32,10 @@ from .artifacts import check_artifact
 from .errors import ArtifactError
 from .fingerprint import code_fingerprint
 from .figures import FigureSpec, figures
-from .problems import family_class
+from .problems import family_class, make_family
 from .resources import MAX_RUNTIME_MIN, Requests, on_attempt
 from .solver_info import SolverSet
-from .solvers import solver_class, solver_set
+from .solvers import ResolvedSolver, resolve_solvers
 from .studies import StudySpec, studies
 from .tables import TableSpec, tables
 
@@ -106,7 +106,11 @@ class Experiment:
     block: dict[str, Any]
     family: str  # the family's registered name (what figures apply to)
     family_cost: float
-    solvers: SolverSet
+    resolved: dict[str, ResolvedSolver]  # the configured solvers, resolved
+
+    @cached_property
+    def solvers(self) -> SolverSet:
+        return SolverSet(r.info for r in self.resolved.values())
 
     @property
     def sizes(self) -> list[int]:
@@ -129,10 +133,9 @@ class Plan:
         self.requests = Requests(measured or {})
         self.experiments: dict[str, Experiment] = {}
         for name, block in config["experiments"].items():
-            cls = family_class(block["family"])
-            self.experiments[name] = Experiment(
-                name, block, cls.name, float(cls.cost), solver_set(block["solvers"], block["solvers"])
-            )
+            family = make_family(block["family"], block["problem"], name)
+            resolved = resolve_solvers(name, block["solvers"], family)
+            self.experiments[name] = Experiment(name, block, family.name, float(type(family).cost), resolved)
         self.figures: dict[str, FigureSpec] = figures()
         self.tables: dict[str, TableSpec] = tables()
         self.studies: dict[str, StudySpec] = {s: studies()[s] for s in config["studies"]}
@@ -390,8 +393,8 @@ class Plan:
         }
 
     def _resources(self, rule: str, exp: Experiment, n: int, solver: str | None = None) -> dict[str, int]:
-        settings = exp.block["solvers"][solver] if solver is not None else None
-        cost = exp.family_cost * (1.0 if solver is None else float(solver_class(exp.solvers[solver].method).cost))
+        settings = exp.resolved[solver].settings if solver is not None else None
+        cost = exp.family_cost * (1.0 if solver is None else exp.resolved[solver].cost)
         runtime, mem = self.requests.request(rule, exp.name, exp.family, n, solver, settings, cost)
         return {"runtime": runtime, "mem_mb": mem}
 
@@ -401,10 +404,10 @@ class Plan:
                    self._data_params(exp, n, seed), 1, self._resources("generate_data", exp, n))
 
     def _solve_job(self, exp: Experiment, solver: str, n: int, seed: int) -> Job:
-        info = exp.solvers[solver]
+        resolved = exp.resolved[solver]
         inputs = {"data": [paths.data_file(exp.name, n, seed)]}
-        if info.start_from is not None:
-            inputs["init"] = [paths.run_file(exp.name, info.start_from, n, seed)]
+        if resolved.start_from is not None:
+            inputs["init"] = [paths.run_file(exp.name, resolved.start_from, n, seed)]
         params = {
             **self._data_params(exp, n, seed),
             "dtype": self.config["dtype"],
@@ -412,9 +415,9 @@ class Plan:
             "threads": self.config["threads"],  # network training sums in a thread-dependent order
             "history_points": self.config["history_points"],
             "solver": solver,
-            "settings": exp.block["solvers"][solver],
-            "start_from": info.start_from,
-            "code": self._code(family_class(exp.block["family"]), solver_class(info.method)),
+            "settings": resolved.settings,
+            "start_from": resolved.start_from,
+            "code": self._code(family_class(exp.block["family"]), *resolved.code),
         }
         resources = {
             **self._resources("solve", exp, n, solver),
