@@ -16,7 +16,7 @@ from invnet.tables import TableInputs, write_table
 from invnet.tables import render as tables
 from invnet.tables import tables as tables_registry
 
-SOLVERS = solver_set(["bfgs", "bfgs_multistart", "gd", "jpo", "jpo_bfgs"], {"bfgs_multistart": {"starts": 3}})
+SOLVERS = solver_set(["bfgs", "bfgs_multistart", "gd", "jpo", "jpo_bfgs"], {"bfgs_multistart": {"starts": 3, "budget": [1, 2, 3]}})
 
 
 def _write_table(name, frames, out, labels=None, rtol=1e-3):

@@ -172,7 +172,7 @@ def test_nonfinite_losses_are_failures_in_tables_and_figures(tmp_path):
 
     from invnet.solvers import solver_set
 
-    solvers = solver_set(["bfgs", "bfgs_multistart", "jpo"], {"bfgs_multistart": {"starts": 2}})
+    solvers = solver_set(["bfgs", "bfgs_multistart", "jpo"], {"bfgs_multistart": {"starts": 2, "budget": [1, 2]}})
     frames = aggregate(runs, data, solvers)
     frac = frames["fractions"].set_index(["solver", "seed"])
     assert (frames["outcomes"].query("solver == 'jpo'")["outcome"] == "bfgs_failed").all()

@@ -18,7 +18,7 @@ from invnet.solvers import (
 )
 from invnet.solvers.compose import MultiStart, Refine
 
-from test_wavepacket import numpy_loss_and_grad
+from references import numpy_loss_and_grad
 
 WP = make_family("wavepacket")
 

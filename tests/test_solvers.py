@@ -10,7 +10,7 @@ from invnet.solvers import SolveProblem, build_solver, get_solver, solve, solver
 from invnet.solvers.network_training import _voting_hook
 from invnet.solvers.networks import ParameterNet
 
-from test_wavepacket import numpy_loss_and_grad
+from references import numpy_loss_and_grad
 
 
 def _problem(n=12, seed=0, test=True) -> SolveProblem:
