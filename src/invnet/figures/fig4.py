@@ -1,53 +1,70 @@
 """Figure 4, billiards: zero-gradient regions (docs/experiments.md §4.2).
 
-(a, b) L over the (v_x, v_y) plane for one problem of each billiards experiment (one object
-       ball; chain), log colour scale; the white line is the edge of the flat region (where the
-       intended collisions stop happening and the gradient is exactly zero). Marked: x0, the
-       true velocity and the BFGS, GD and JPO solutions. Example problem: among the problems on
-       which ∇L(x0) = 0, the one with the largest L_BFGS / L_JPO (first problem if none is flat).
-(c) fraction of problems on which JPO and GD beat BFGS against n (mean ± std over seeds), both
-    experiments; the fraction of problems with ∇L(x0) = 0 exactly (representative set) is
-    printed in the titles of (a, b).
+(a, b) L over the (v_x, v_y) plane for one problem of each of the first two billiards
+       experiments in config order (one object ball; chain), log colour scale; the white line
+       is the edge of the flat region (where the intended collisions stop happening and the
+       gradient is exactly zero). Marked: x0, the true velocity and the solutions of every
+       solver that starts from x0 (``from_x0``: BFGS, L-BFGS-B, GD, JPO, supervised, ...), in
+       table order with decreasing marker sizes, so that the solvers stuck at x0 show as
+       concentric marks inside the x0 ring. Example problem: among the problems on which
+       ∇L(x0) = 0, the one where the primary method improves most on the baseline (largest
+       finite L_BFGS / L_JPO; first problem if none is flat).
+(c) fraction of problems on which each of those solvers but the baseline beats it against n
+    (mean ± std over seeds), both experiments; the fraction of problems with ∇L(x0) = 0 exactly
+    (representative set) is printed in the titles of (a, b).
 
 :func:`compute_landscape` (the panel step) writes the panel data of (a, b) to
-``results/aggregate/{experiment}/panels/fig4.h5`` for each billiards experiment.
+``results/aggregate/{experiment}/panels/fig4.h5`` for each of the two experiments drawn
+(``max_experiments=2``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 
-from ..analysis import BASELINE, seed_spread
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
-from ._billiards import FAMILIES, load_representative, ratio
-from .base import FigureInputs, FigureSpec
-from .style import DOUBLE_COLUMN, apply_style, fraction_vs_n_axis, save_figure, solver_style
+from ..solver_info import SolverSet
+from .base import FigureInputs, FigureSpec, PanelInputs
+from .billiards_runs import FAMILIES, load_billiards_runs
+from .example_problem import select_example as select_among
+from .fractions_vs_n import compared, draw_fraction, fraction_vs_n_axis
+from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig4")
 
-MARKED = ("bfgs", "gd", "jpo")  # solutions marked in (a, b)
-COMPARED = ("jpo", "gd")  # curves of (c)
 EXPERIMENT_LINES = ("-", "--", ":", "-.")  # line style per experiment in (c), config order
+LARGEST_MARK = 55.0  # marker area of the first marked solver (inside the x0 ring of area 130)
+MARK_SHRINK = 0.6  # each further solver in table order: this times the previous area
+SMALLEST_MARK = 9.0
+
+
+def marked_solvers(solvers: SolverSet) -> list[str]:
+    """Panels (a, b): every solver that starts from x0, in table order."""
+    return solvers.select(from_x0=True)
+
+
+def mark_sizes(names: Sequence[str]) -> dict[str, float]:
+    """Marker areas in the order of ``names``: decreasing, so marks at one point are concentric."""
+    return {s: max(LARGEST_MARK * MARK_SHRINK ** k, SMALLEST_MARK) for k, s in enumerate(names)}
 
 
 # ------------------------------------------------------------------------------ panel data
 
 
-def select_example(flat: np.ndarray, losses: dict[str, np.ndarray]) -> tuple[int, str]:
+def select_example(flat: np.ndarray, losses: Mapping[str, np.ndarray], solvers: SolverSet) -> tuple[int, str]:
     """Index of the example problem and why: among problems with ∇L(x0) = 0, the largest
-    L_BFGS / L_JPO (lowest index on ties); all problems if none is flat; 0 without both runs."""
+    L_BFGS / L_JPO (lowest index on ties); all problems if none is flat; the first of them
+    without both runs."""
     pool = np.flatnonzero(flat) if flat.any() else np.arange(flat.size)
     where = "with zero gradient at x0" if flat.any() else "(none has zero gradient at x0)"
-    if "bfgs" in losses and "jpo" in losses:
-        r = ratio(losses["bfgs"][pool], losses["jpo"][pool])
-        return int(pool[int(np.argmax(r))]), f"largest L_BFGS / L_JPO among the problems {where}"
-    return int(pool[0]), f"first problem {where} (no bfgs and jpo runs)"
+    idx, why = select_among(losses, solvers, pool)
+    return idx, f"{why} among the problems {where}"
 
 
 def plane_box(
@@ -68,16 +85,11 @@ def plane_box(
     return np.stack([centre - half, centre + half], axis=1)
 
 
-def compute_landscape(
-    data: str | os.PathLike,
-    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
-    out: str | os.PathLike,
-    n_grid: int = 301,
-) -> int:
+def compute_landscape(inputs: PanelInputs, out: str | os.PathLike, n_grid: int = 301) -> int:
     """Write the panel data of Figure 4 (a or b) for one example problem; return its index."""
-    rep = load_representative(data, runs)
+    rep = load_billiards_runs(inputs.data, inputs.runs)
     flat = rep.flat_at_x0()
-    idx, why = select_example(flat, rep.losses)
+    idx, why = select_example(flat, rep.losses, inputs.solvers)
     family = rep.family
 
     points = [family.x0, rep.x_true[idx]] + [x[idx] for x in rep.solutions.values()]
@@ -124,7 +136,8 @@ def compute_landscape(
 # ------------------------------------------------------------------------------ plotting
 
 
-def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: str) -> dict[str, object]:
+def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: str,
+                     solvers: SolverSet) -> dict[str, object]:
     from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
 
@@ -143,18 +156,16 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     # The true velocity under the solutions: a large star whose arms show around a solution on it.
     handles["truth"] = ax.scatter(*land["x_true"], s=130, marker="*", color="white", edgecolors="black",
                                   linewidths=0.6, zorder=5, label="true velocity")
-    # Concentric when BFGS and GD are both stuck at x0: BFGS inside the x0 ring, GD inside BFGS.
-    sizes = {"bfgs": 55, "gd": 16, "jpo": 22}
+    # Concentric where several are stuck at x0: the first inside the x0 ring, each next one inside.
+    marked = [s for s in marked_solvers(solvers) if f"x_{s}" in land]
+    sizes = mark_sizes(marked)
     (x_lo, x_hi), (y_lo, y_hi) = (vx[0], vx[-1]), (vy[0], vy[-1])
-    for solver in MARKED:
-        if f"x_{solver}" not in land:
-            continue
-        style = solver_style(solver)
+    for k, solver in enumerate(marked):
+        style = solver_style(solvers, solver)
         x, y = land[f"x_{solver}"]
         shown = (min(max(x, x_lo), x_hi), min(max(y, y_lo), y_hi))
         handles[solver] = ax.scatter(*shown, s=sizes[solver], marker=style["marker"], color=style["color"],
-                                     edgecolors="white", linewidths=0.6, zorder=6 + MARKED.index(solver),
-                                     label=style["label"])
+                                     edgecolors="white", linewidths=0.6, zorder=6 + k, label=style["label"])
         if shown != (x, y):  # outside the drawn box: on its edge, value printed
             ax.annotate(f"{style['label']} ({x:.2g}, {y:.2g})", shown, fontsize=5.5, color="white",
                         xytext=(3, 3), textcoords="offset points")
@@ -168,37 +179,33 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     return handles
 
 
-def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str, str], letter: str) -> list:
+def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str, str], letter: str,
+                     solvers: SolverSet) -> list:
     from matplotlib.lines import Line2D
 
-    items = []
+    items, drawn = [], []
     for k, experiment in enumerate(experiments):
-        frac = fractions[(fractions["experiment"] == experiment) & (fractions["solver"] != BASELINE)]
-        sizes = sorted(int(n) for n in frac["n"].unique())
+        frac = compared(fractions, experiment, solvers)
         ls = EXPERIMENT_LINES[k % len(EXPERIMENT_LINES)]
-        for solver in COMPARED:
-            if solver not in set(frac["solver"]):
-                continue
-            stats = [seed_spread(frac[(frac["solver"] == solver) & (frac["n"] == n)]["beat"]) for n in sizes]
-            style = solver_style(solver)
-            ax.errorbar(sizes, [s["mean"] for s in stats], yerr=np.nan_to_num([s["std"] for s in stats]),
-                        color=style["color"], marker=style["marker"], ls=ls,
-                        mfc=style["color"] if k == 0 else "white")
+        for solver in [s for s in marked_solvers(solvers) if s in set(frac["solver"])]:
+            color = solver_style(solvers, solver)["color"]
+            draw_fraction(ax, frac, solver, "beat", solvers, ls=ls, mfc=color if k == 0 else "white")
+            drawn.append(solver)
         items.append((Line2D([], [], color="0.3", ls=ls, marker="o", mfc="0.3" if k == 0 else "white"),
                       labels[experiment]))
-    for solver in COMPARED:
-        style = solver_style(solver)
+    for solver in reversed(solvers.order(drawn)):
+        style = solver_style(solvers, solver)
         items.insert(0, (Line2D([], [], color=style["color"], marker=style["marker"]), style["label"]))
     all_sizes = sorted({int(n) for n in fractions["n"].unique()})
     fraction_vs_n_axis(ax, all_sizes)
-    ax.set_ylabel("fraction beating BFGS")
-    ax.set_title(f"({letter}) method beats BFGS\n(mean ± std over seeds)", fontsize=8)
+    ax.set_ylabel(f"fraction beating {solvers.label(solvers.baseline)}")
+    ax.set_title(f"({letter}) method beats {solvers.label(solvers.baseline)}\n(mean ± std over seeds)", fontsize=8)
     ax.legend(*zip(*items), loc="upper left", ncol=2, fontsize=6, handlelength=2.2, columnspacing=0.8)
     return items
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
-    """Render Figure 4 from the landscape artifacts and the aggregated fractions."""
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
+    """Render Figure 4 from the landscape artifacts and the aggregated fractions; return the figure."""
     import matplotlib.pyplot as plt
 
     apply_style()
@@ -211,21 +218,23 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     for k, experiment in enumerate(experiments):
         land, attrs = read_h5(inputs.panels[experiment])
         title = f"({'ab'[k]}) {inputs.labels[experiment]}, problem {attrs['problem_index']}"
-        handles.update(_panel_landscape(fig, axes[k], land, attrs, title))
-    _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels, "abc"[len(experiments)])
-    order = ["x0", "truth", *MARKED, "flat"]
+        handles.update(_panel_landscape(fig, axes[k], land, attrs, title, inputs.solvers))
+    _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels, "abc"[len(experiments)],
+                     inputs.solvers)
+    order = ["x0", "truth", *marked_solvers(inputs.solvers), "flat"]
     shown = [handles[k] for k in order if k in handles]
     fig.legend(shown, [h.get_label() for h in shown], loc="outside lower center", ncol=len(shown),
                handlelength=1.6, columnspacing=1.2, fontsize=7)
-    save_figure(fig, pdf, png)
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(
     name="fig4",
-    doc="Figure 4, billiards: (a, b) loss over the cue velocity plane, (c) JPO and GD beat BFGS vs n",
+    doc="Figure 4, billiards: (a, b) loss over the cue velocity plane, (c) the solvers from x0 beat the baseline vs n",
     plot=plot,
     families=FAMILIES,
     per_experiment=False,
     reads=("fractions",),
     panels=compute_landscape,
+    max_experiments=2,
 )
