@@ -12,7 +12,7 @@ from invnet.analysis import aggregate
 from invnet.artifacts import read_h5
 from invnet.config import resolve_config
 from invnet.figures import FigureInputs, PanelInputs, figures
-from invnet.figures.fig4 import plane_box, select_example
+from invnet.figures.fig4 import mark_sizes, plane_box, select_example
 from invnet.figures.trajectories import select_examples
 from invnet.pipeline import generate_data, run_solver
 from invnet.problems.billiards import Billiards, BilliardsChain
@@ -47,6 +47,12 @@ def test_plane_box_contains_points_and_falls_back_without_far_solutions():
     assert box[0, 1] - box[0, 0] >= 0.7 - 1e-12
     far = plane_box([x0, truth, np.array([50.0, 40.0])], max_half=3.0)  # fitted to x0 and truth
     assert far[0, 1] - far[0, 0] <= 6.0 and np.all(far[:, 0] <= x0) and np.all(truth <= far[:, 1])
+
+
+def test_marks_at_one_point_nest_in_table_order():
+    sizes = mark_sizes({"bfgs": (1.0, 0.0), "gd": (1.0, 0.001), "jpo": (1.3, 0.2), "lbfgsb": (1.0, 0.0)}, tol=0.01)
+    assert sizes["bfgs"] > sizes["gd"] > sizes["lbfgsb"]  # stuck at x0: each inside the one before
+    assert sizes["jpo"] not in (sizes["bfgs"], sizes["gd"], sizes["lbfgsb"])  # alone: its own size
 
 
 @pytest.fixture(scope="module")

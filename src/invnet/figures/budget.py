@@ -23,12 +23,15 @@ from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 
 def _plain_log_axis(ax) -> None:
-    """Log x axis with plain numbers (1, 10, 100, ...) and unlabelled minor ticks."""
+    """Log x axis with plain numbers (1, 10, 100, ...); minor ticks labelled only where the axis
+    spans less than a decade (else it could show no number at all). Call after drawing."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(plain)
+    lo, hi = ax.get_xlim()
+    ax.xaxis.set_minor_formatter(plain if 0 < lo and hi / lo < 10 else NullFormatter())
 
 
 def _no_data(ax, text: str) -> None:
@@ -90,8 +93,9 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
                     Line2D([], [], color="0.3", ls="--", mfc="white", marker="o", label="multi-start better"),
                     Line2D([], [], color=method_color, ls=":", label=f"{label}: {method_evals:,.0f} evals")]
         ax_a.legend(handles=handles, loc="upper center", ncol=2, fontsize=6)
-    against = " and ".join(solvers.label(c) for c in multi) if multi else "multi-start"
-    ax_a.set_title(f"(a) {label} against best of k starts ({against})", fontsize=8)
+    against = " and ".join(solvers.label(c) for c in multi)
+    ax_a.set_title(f"(a) {label} against best of k starts ({against})" if multi
+                   else f"(a) {label} against a multi-start solver", fontsize=8)
 
     if summ.empty:
         _no_data(ax_b, "no runs")

@@ -4,9 +4,9 @@
        experiments in config order (one object ball; chain), log colour scale; the white line
        is the edge of the flat region (where the intended collisions stop happening and the
        gradient is exactly zero). Marked: x0, the true velocity and the solutions of every
-       solver that starts from x0 (``from_x0``: BFGS, L-BFGS-B, GD, JPO, supervised, ...), in
-       table order with decreasing marker sizes, so that the solvers stuck at x0 show as
-       concentric marks inside the x0 ring. Example problem: among the problems on which
+       solver that starts from x0 (``from_x0``: BFGS, L-BFGS-B, GD, JPO, supervised, ...);
+       marks that coincide (the solvers stuck at x0) nest, the first in table order largest,
+       so each shows as a ring inside the one before. Example problem: among the problems on which
        ∇L(x0) = 0, the one where the primary method improves most on the baseline (largest
        finite L_BFGS / L_JPO; first problem if none is flat).
 (c) fraction of problems on which each of those solvers but the baseline beats it against n
@@ -39,9 +39,9 @@ from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 log = logging.getLogger("invnet.figures.fig4")
 
 EXPERIMENT_LINES = ("-", "--", ":", "-.")  # line style per experiment in (c), config order
-LARGEST_MARK = 55.0  # marker area of the first marked solver (inside the x0 ring of area 130)
-MARK_SHRINK = 0.6  # each further solver in table order: this times the previous area
-SMALLEST_MARK = 9.0
+LONE_MARK = 30.0  # marker area of a solution no other marked solution coincides with
+NESTED_MARKS = (55.0, 22.0, 9.0, 4.0)  # areas of coinciding marks in table order (x0 ring: 130)
+COINCIDE = 0.02  # marks closer than this fraction of the drawn box coincide
 
 
 def marked_solvers(solvers: SolverSet) -> list[str]:
@@ -49,9 +49,17 @@ def marked_solvers(solvers: SolverSet) -> list[str]:
     return solvers.select(from_x0=True)
 
 
-def mark_sizes(names: Sequence[str]) -> dict[str, float]:
-    """Marker areas in the order of ``names``: decreasing, so marks at one point are concentric."""
-    return {s: max(LARGEST_MARK * MARK_SHRINK ** k, SMALLEST_MARK) for k, s in enumerate(names)}
+def mark_sizes(points: Mapping[str, Sequence[float]], tol: float) -> dict[str, float]:
+    """Marker areas for the marks ``points`` (solver -> (x, y), in table order): :data:`LONE_MARK`
+    alone; where marks coincide (within ``tol``), decreasing in table order (:data:`NESTED_MARKS`),
+    so that each shows as a ring inside the one before."""
+    xy = {s: np.asarray(p, dtype=np.float64) for s, p in points.items()}
+    sizes = {}
+    for k, (s, p) in enumerate(xy.items()):
+        near = [t for t, q in xy.items() if t != s and np.all(np.abs(q - p) <= tol)]
+        earlier = sum(1 for t in near if list(xy).index(t) < k)
+        sizes[s] = NESTED_MARKS[min(earlier, len(NESTED_MARKS) - 1)] if near else LONE_MARK
+    return sizes
 
 
 # ------------------------------------------------------------------------------ panel data
@@ -157,13 +165,14 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     handles["truth"] = ax.scatter(*land["x_true"], s=130, marker="*", color="white", edgecolors="black",
                                   linewidths=0.6, zorder=5, label="true velocity")
     # Concentric where several are stuck at x0: the first inside the x0 ring, each next one inside.
-    marked = [s for s in marked_solvers(solvers) if f"x_{s}" in land]
-    sizes = mark_sizes(marked)
     (x_lo, x_hi), (y_lo, y_hi) = (vx[0], vx[-1]), (vy[0], vy[-1])
+    marked = [s for s in marked_solvers(solvers) if f"x_{s}" in land]
+    at = {s: (min(max(land[f"x_{s}"][0], x_lo), x_hi), min(max(land[f"x_{s}"][1], y_lo), y_hi)) for s in marked}
+    sizes = mark_sizes(at, COINCIDE * float(x_hi - x_lo))
     for k, solver in enumerate(marked):
         style = solver_style(solvers, solver)
         x, y = land[f"x_{solver}"]
-        shown = (min(max(x, x_lo), x_hi), min(max(y, y_lo), y_hi))
+        shown = at[solver]
         handles[solver] = ax.scatter(*shown, s=sizes[solver], marker=style["marker"], color=style["color"],
                                      edgecolors="white", linewidths=0.6, zorder=6 + k, label=style["label"])
         if shown != (x, y):  # outside the drawn box: on its edge, value printed

@@ -209,8 +209,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     axes = bottom.subplots(1, 3)
     handles = _panel_landscape(axes[0], pan, attrs, solvers)  # baseline and primary: dashed lines in (b)
     handles.update(fractions_panel(axes[1], inputs.tables["fractions"], experiment, solvers,
-                                   title=f"(c) comparison with {solvers.label(solvers.baseline)}"))
-    axes[1].title.set_fontsize(7.5)
+                                   title=f"(c) comparison with {solvers.label(solvers.baseline)}", title_size=7.5))
     _panel_scatter(axes[2], inputs.tables["outcomes"], experiment, solvers)
     fractions_legend(bottom, handles, solvers, ncol=6, panel="(c)")
     return save_figure(fig, pdf, png)

@@ -56,7 +56,7 @@ def draw_fraction(
 
 def fractions_panel(
     ax, fractions: pd.DataFrame, experiment: str, solvers: SolverSet, lose: Iterable[str] | None = None,
-    title: str | None = None,
+    title: str | None = None, title_size: float | None = None,
 ) -> dict[str, object]:
     """Solid: the fraction of problems on which each solver but the baseline beats it, against n,
     in table order; dashed, for the solvers ``lose`` (default: the primary method): the fraction
@@ -72,7 +72,8 @@ def fractions_panel(
             draw_fraction(ax, frac, solver, "lose", solvers, sizes, ls="--", lw=0.8, mfc="white")
     fraction_vs_n_axis(ax, sizes)
     ax.set_ylabel("fraction of problems")
-    ax.set_title(title if title is not None else f"(d) comparison with {solvers.label(solvers.baseline)}")
+    ax.set_title(title if title is not None else f"(d) comparison with {solvers.label(solvers.baseline)}",
+                 fontsize=title_size)
     return handles
 
 
