@@ -184,15 +184,15 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     ax.set_xlabel("$v_x$")
     ax.set_ylabel("$v_y$", labelpad=0)
     frac = attrs.get("flat_fraction", float("nan"))
-    ax.set_title(f"{title}\n" + rf"$\nabla L(x_0) = 0$ on {frac:.0%} ($n = {attrs['n']}$)", fontsize=8)
+    ax.set_title(f"{title}\n" + rf"$\nabla L(x_0) = 0$: {frac:.0%} of $n = {attrs['n']}$", fontsize=8)
     return handles
 
 
 def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str, str], letter: str,
-                     solvers: SolverSet) -> list:
-    from matplotlib.lines import Line2D
-
-    items, drawn = [], []
+                     solvers: SolverSet) -> list[str]:
+    """(c): one curve per marked solver (colour, marker) and experiment (line style, filled
+    markers for the first); returns the solvers drawn. The key is the figure legend."""
+    drawn = []
     for k, experiment in enumerate(experiments):
         frac = compared(fractions, experiment, solvers)
         ls = EXPERIMENT_LINES[k % len(EXPERIMENT_LINES)]
@@ -200,17 +200,35 @@ def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str
             color = solver_style(solvers, solver)["color"]
             draw_fraction(ax, frac, solver, "beat", solvers, ls=ls, mfc=color if k == 0 else "white")
             drawn.append(solver)
-        items.append((Line2D([], [], color="0.3", ls=ls, marker="o", mfc="0.3" if k == 0 else "white"),
-                      labels[experiment]))
-    for solver in reversed(solvers.order(drawn)):
-        style = solver_style(solvers, solver)
-        items.insert(0, (Line2D([], [], color=style["color"], marker=style["marker"]), style["label"]))
     all_sizes = sorted({int(n) for n in fractions["n"].unique()})
     fraction_vs_n_axis(ax, all_sizes)
     ax.set_ylabel(f"fraction beating {solvers.label(solvers.baseline)}")
     ax.set_title(f"({letter}) method beats {solvers.label(solvers.baseline)}\n(mean ± std over seeds)", fontsize=8)
-    ax.legend(*zip(*items), loc="upper left", ncol=2, fontsize=6, handlelength=2.2, columnspacing=0.8)
-    return items
+    return solvers.order(drawn)
+
+
+def _legend(fig, handles: dict[str, object], drawn: Sequence[str], experiments: Sequence[str],
+            labels: dict[str, str], solvers: SolverSet, letter: str) -> None:
+    """One legend below the figure: x0, the truth, each marked solver (its mark in the
+    landscapes and its colour in the fractions panel, all at one size), the flat-region edge and
+    the line style of each experiment in the fractions panel."""
+    from matplotlib.lines import Line2D
+
+    items = [(handles[k], handles[k].get_label()) for k in ("x0", "truth") if k in handles]
+    for solver in solvers.order([s for s in marked_solvers(solvers) if s in handles or s in drawn]):
+        style = solver_style(solvers, solver)
+        line = {"lw": 1.0} if solver in drawn else {"ls": ""}  # a curve in the fractions panel, or a mark only
+        items.append((Line2D([], [], color=style["color"], marker=style["marker"], ms=5, mec="white", mew=0.5,
+                             **line), style["label"]))
+    if "flat" in handles:
+        items.append((handles["flat"], handles["flat"].get_label()))
+    for k, experiment in enumerate(experiments):
+        ls = EXPERIMENT_LINES[k % len(EXPERIMENT_LINES)]
+        items.append((Line2D([], [], color="0.3", ls=ls, marker="o", ms=4, mfc="0.3" if k == 0 else "white"),
+                      f"({letter}) {labels[experiment]}"))
+    ncol = len(items) if len(items) <= 7 else -(-len(items) // 2)
+    fig.legend(*zip(*items), loc="outside lower center", ncol=ncol, handlelength=2.2, columnspacing=1.2,
+               fontsize=7)
 
 
 def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
@@ -228,12 +246,9 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
         land, attrs = read_h5(inputs.panels[experiment])
         title = f"({'ab'[k]}) {inputs.labels[experiment]}, problem {attrs['problem_index']}"
         handles.update(_panel_landscape(fig, axes[k], land, attrs, title, inputs.solvers))
-    _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels, "abc"[len(experiments)],
-                     inputs.solvers)
-    order = ["x0", "truth", *marked_solvers(inputs.solvers), "flat"]
-    shown = [handles[k] for k in order if k in handles]
-    fig.legend(shown, [h.get_label() for h in shown], loc="outside lower center", ncol=len(shown),
-               handlelength=1.6, columnspacing=1.2, fontsize=7)
+    letter = "abc"[len(experiments)]
+    drawn = _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels, letter, inputs.solvers)
+    _legend(fig, handles, drawn, experiments, inputs.labels, inputs.solvers, letter)
     return save_figure(fig, pdf, png)
 
 

@@ -30,7 +30,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     cols = min(len(methods), 4) or 1
     rows = -(-len(methods) // cols) or 1
     fig, axes = plt.subplots(
-        rows, cols, figsize=(DOUBLE_COLUMN, 1.9 * rows + 0.4), layout="constrained", squeeze=False
+        rows, cols, figsize=(DOUBLE_COLUMN, 2.1 * rows + 0.4), layout="constrained", squeeze=False
     )
     tiny = np.finfo(np.float64).tiny
     for ax, solver in zip(axes.flat, methods):
@@ -53,9 +53,10 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
             ax.set_yticks([])
         fractions = outcome_fractions(grp["outcome"])
         dropped = int((~grp["outcome"].isin(OUTCOMES)).sum())
-        # own line: titles stay short; failed problems (either side) count in neither fraction
+        # failed problems (either side) count in neither fraction: said on a line of its own
         note = f"\n{dropped} failed (NaN / inf) left out" if dropped else ""
-        title = f"{style['label']}: beats {fractions['beat']:.2f}, loses {fractions['lose']:.2f}{note}"
+        # the label on a line of its own: four long labels side by side would run into each other
+        title = f"{style['label']}\nbeats {fractions['beat']:.2f}, loses {fractions['lose']:.2f}{note}"
         ax.set_title(title.replace("nan", "–"), fontsize=7)
         ax.set_xlabel(loss_label(solvers, solvers.baseline))
         ax.set_ylabel(f"$L$ of {style['label']}")
