@@ -196,3 +196,15 @@ def test_example_problem_follows_the_roles_not_the_names():
     # a plug-in declared as the primary method: the ratio is against it, its label in the reason
     mine = SolverSet.merge(solver_set(["bfgs"]), [SolverInfo("mine", "Mine", 45, "mine", primary=True)])
     assert select_example({"bfgs": base["bfgs"], "mine": base["gd"]}, mine) == (2, "largest finite L_BFGS / L_Mine")
+
+
+def test_a_figure_given_no_solvers_says_so(runs):
+    _, out = runs
+    data, paths = out["wavepacket"]
+    runs0 = {s: p for (s, seed), p in paths.items() if seed == 0}
+    for name in ("fig3", "scatter"):
+        spec = figures()[name]
+        with pytest.raises(ValueError, match="needs the configured solvers"):
+            if spec.panels is not None:
+                spec.panels(PanelInputs("wavepacket", data[0], runs0), "unused.h5")
+            spec.plot(FigureInputs(["wavepacket"], {}, {}, {}), "unused.pdf", "unused.png")

@@ -119,6 +119,17 @@ class FigureSpec:
         return self.families is None or family in self.families
 
 
+def with_baseline(solvers: SolverSet, figure: str) -> SolverSet:
+    """``solvers``, refused (ValueError) without a baseline: a figure that compares methods was
+    given no configured solvers (``FigureInputs.solvers`` / ``PanelInputs.solvers``)."""
+    if solvers.baseline is None:
+        raise ValueError(
+            f"figure '{figure}' needs the configured solvers with their baseline, got {solvers!r}: "
+            "pass the experiments' SolverSet as FigureInputs.solvers / PanelInputs.solvers"
+        )
+    return solvers
+
+
 def figures() -> dict[str, FigureSpec]:
     """Every registered figure by name (the ``FIGURE`` of each module of this package)."""
     return discover_named(__package__, "FIGURE")

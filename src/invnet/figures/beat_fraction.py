@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from .base import FigureInputs, FigureSpec
+from .base import FigureInputs, FigureSpec, with_baseline
 from .failures import add_note, failed_note
 from .fractions_vs_n import compared, draw_fraction, fraction_vs_n_axis, sizes_of
 from .style import SINGLE_COLUMN, apply_style, save_figure, solver_style
@@ -18,7 +18,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
 
     apply_style()
     experiment = inputs.experiments[0]
-    solvers = inputs.solvers
+    solvers = with_baseline(inputs.solvers, "beat_fraction")
     base = solvers.label(solvers.baseline)
     note = failed_note(inputs.tables["fractions"], experiment, solvers)
     frac = compared(inputs.tables["fractions"], experiment, solvers)

@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from ..analysis import seed_spread
-from .base import FigureInputs, FigureSpec
+from .base import FigureInputs, FigureSpec, with_baseline
 from .failures import add_note, failed_note
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
@@ -45,7 +45,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
 
     apply_style()
     experiment = inputs.experiments[0]
-    solvers = inputs.solvers
+    solvers = with_baseline(inputs.solvers, "budget")
     primary = solvers.primary
     label = solvers.label(primary) if primary is not None else "the primary method"
     bud = inputs.tables["budget"]

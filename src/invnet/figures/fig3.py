@@ -33,7 +33,7 @@ from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import Objective
 from ..solver_info import SolverSet
-from .base import FigureInputs, FigureSpec, PanelInputs
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
 from .example_problem import select_example
 from .failures import add_note, failed_note
 from .fractions_vs_n import fractions_legend, fractions_panel
@@ -81,7 +81,7 @@ def compute_landscape(inputs: PanelInputs, out: str | os.PathLike, n_grid: int =
     arrays, attrs, family = pr.arrays, pr.attrs, pr.family
     solutions, losses = pr.solutions, pr.losses
     n, seed = int(attrs["n"]), int(attrs["seed"])
-    idx, why = select_example(losses, inputs.solvers)
+    idx, why = select_example(losses, with_baseline(inputs.solvers, "fig3"))
 
     dtype = torch.float64
     x_true = torch.as_tensor(arrays["x_true"][idx], dtype=dtype)
@@ -234,7 +234,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
         raise ArtifactError(f"no loss histories of experiment '{experiment}' to plot")
 
     fig, axes = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 5.6), layout="constrained")
-    solvers = inputs.solvers
+    solvers = with_baseline(inputs.solvers, "fig3")
     _panel_waveform(axes[0, 0], land, solvers)
     _panel_landscape(axes[0, 1], land, solvers)
     handles = _panel_curves(axes[1, 0], hist, experiment, int(sizes[-1]), solvers)

@@ -30,7 +30,7 @@ import torch
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..solver_info import SolverSet
-from .base import FigureInputs, FigureSpec, PanelInputs
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
 from .billiards_runs import FAMILIES, load_billiards_runs
 from .example_problem import select_example as select_among
 from .fractions_vs_n import compared, draw_fraction, fraction_vs_n_axis
@@ -97,7 +97,7 @@ def compute_landscape(inputs: PanelInputs, out: str | os.PathLike, n_grid: int =
     """Write the panel data of Figure 4 (a or b) for one example problem; return its index."""
     rep = load_billiards_runs(inputs.data, inputs.runs)
     flat = rep.flat_at_x0()
-    idx, why = select_example(flat, rep.losses, inputs.solvers)
+    idx, why = select_example(flat, rep.losses, with_baseline(inputs.solvers, "fig4"))
     family = rep.family
 
     points = [family.x0, rep.x_true[idx]] + [x[idx] for x in rep.solutions.values()]
@@ -236,6 +236,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     import matplotlib.pyplot as plt
 
     apply_style()
+    with_baseline(inputs.solvers, "fig4")
     experiments = inputs.experiments[:2]
     if not experiments:
         raise ArtifactError("Figure 4 needs at least one billiards experiment")

@@ -32,7 +32,7 @@ import torch
 
 from ..artifacts import read_h5, write_h5
 from ..solver_info import SolverSet
-from .base import FigureInputs, FigureSpec, PanelInputs
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
 from .example_problem import select_example
 from .failures import add_note, failed_note
 from .fractions_vs_n import fractions_legend, fractions_panel
@@ -54,7 +54,7 @@ def compute_panels(inputs: PanelInputs, out: str | os.PathLike) -> int:
     arrays, attrs, problem, family = pr.arrays, pr.attrs, pr.problem, pr.family
     solutions, losses = pr.solutions, pr.losses
     n, seed = int(attrs["n"]), int(attrs["seed"])
-    idx, why = select_example(losses, inputs.solvers)
+    idx, why = select_example(losses, with_baseline(inputs.solvers, "fig5"))
     x_true = arrays["x_true"][idx]
     gamma = arrays["gamma"][idx] if "gamma" in arrays else None
     own = float(family.params["horizon"])
@@ -212,7 +212,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     fig, axes = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 5.8), layout="constrained")
     _panel_spacetime(fig, axes[0, 0], pan, horizon)
     _panel_landscape(axes[0, 1], pan, horizon)
-    solvers = inputs.solvers
+    solvers = with_baseline(inputs.solvers, "fig5")
     handles = _panel_curves(axes[1, 0], hist, experiment, int(attrs["n"]), int(attrs["seed"]), pan, solvers)
     handles.update(fractions_panel(axes[1, 1], frac, experiment, solvers))
     fractions_legend(fig, handles, solvers, ncol=5)

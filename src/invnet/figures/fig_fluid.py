@@ -26,7 +26,7 @@ import torch
 
 from ..artifacts import read_h5, write_h5
 from ..solver_info import SolverSet
-from .base import FigureInputs, FigureSpec, PanelInputs
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
 from .example_problem import select_example
 from .fractions_vs_n import fractions_legend, fractions_panel
 from .landscape import count_local_minima, landscape_along
@@ -48,7 +48,7 @@ def compute_panels(inputs: PanelInputs, out: str | os.PathLike) -> int:
     arrays, attrs, problem, family = pr.arrays, pr.attrs, pr.problem, pr.family
     solutions, losses = pr.solutions, pr.losses
     n, seed = int(attrs["n"]), int(attrs["seed"])
-    idx, why = select_example(losses, inputs.solvers)
+    idx, why = select_example(losses, with_baseline(inputs.solvers, "fig_fluid"))
     x_true, gamma, y_target = arrays["x_true"][idx], arrays["gamma"][idx], arrays["y_target"][idx]
 
     with torch.no_grad():
@@ -204,7 +204,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     pan, attrs = read_h5(inputs.panels[experiment])
     fig = plt.figure(figsize=(DOUBLE_COLUMN, 5.4), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.15])
-    solvers = inputs.solvers
+    solvers = with_baseline(inputs.solvers, "fig_fluid")
     _panel_flow(top, top.subplots(1, 4), pan, float(attrs["horizon"]), float(attrs["length"]), solvers)
     axes = bottom.subplots(1, 3)
     handles = _panel_landscape(axes[0], pan, attrs, solvers)  # baseline and primary: dashed lines in (b)

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from ..analysis import OUTCOMES, outcome_fractions
-from .base import FigureInputs, FigureSpec
+from .base import FigureInputs, FigureSpec, with_baseline
 from .style import DOUBLE_COLUMN, apply_style, loss_label, save_figure, solver_style
 
 
@@ -21,7 +21,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
 
     apply_style()
     experiment = inputs.experiments[0]
-    solvers = inputs.solvers
+    solvers = with_baseline(inputs.solvers, "scatter")
     out = inputs.tables["outcomes"]
     out = out[out["experiment"] == experiment]
     n = int(out["n"].max())

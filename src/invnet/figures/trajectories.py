@@ -22,7 +22,7 @@ import numpy as np
 
 from ..artifacts import read_h5, write_h5
 from ..solver_info import SolverSet
-from .base import FigureInputs, FigureSpec, PanelInputs
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
 from .billiards_runs import FAMILIES, load_billiards_runs, shot_knots
 from .example_problem import compared_pair, largest_ratio, select_example
 from .style import DOUBLE_COLUMN, apply_style, loss_label, save_figure, solver_style
@@ -62,7 +62,7 @@ def compute_trajectories(inputs: PanelInputs, out: str | os.PathLike) -> list[in
     """Write the shots of the example problems; return their indices."""
     rep = load_billiards_runs(inputs.data, inputs.runs)
     flat = rep.flat_at_x0()
-    examples = select_examples(flat, rep.losses, inputs.solvers)
+    examples = select_examples(flat, rep.losses, with_baseline(inputs.solvers, "trajectories"))
     datasets: dict[str, np.ndarray] = {}
     shots = [TRUTH] + [s for s in shot_solvers(inputs.solvers) if s in rep.solutions]
     for k, (idx, _) in enumerate(examples):
@@ -150,7 +150,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     land, attrs = read_h5(inputs.panels[experiment])
     indices, why = json.loads(attrs["indices"]), json.loads(attrs["selection"])
     shots, radius = json.loads(attrs["shots"]), float(attrs["radius"])
-    solvers = inputs.solvers
+    solvers = with_baseline(inputs.solvers, "trajectories")
     cols = max(len(indices), 1)
     fig, axes = plt.subplots(2, cols, figsize=(DOUBLE_COLUMN, 4.9), layout="constrained", squeeze=False)
     for k, idx in enumerate(indices):
