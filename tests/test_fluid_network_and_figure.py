@@ -9,7 +9,7 @@ import torch
 
 from invnet.config import resolve_config
 from invnet.errors import ConfigError
-from invnet.figures.fig_fluid import landscape_along
+from invnet.figures.landscape import landscape_along
 from invnet.problems.base import Objective
 from invnet.problems.fluid import Fluid
 from invnet.seeding import numpy_rng, torch_generator

@@ -194,15 +194,25 @@ def test_nonfinite_losses_are_failures_in_tables_and_figures(tmp_path):
     for name, frame in frames.items():
         write_csv(frame, tmp_path / f"{name}.csv")
         tables[name] = [tmp_path / f"{name}.csv"]
+    from matplotlib.text import Text
+
+    from invnet.figures import PanelInputs
+    from invnet.solvers import solver_set
+
+    configured = config["experiments"]["wavepacket"]["solvers"]
+    figure_solvers = solver_set(configured, configured)
     spec = figures()["fig3"]
-    spec.panels(data[0], {s: tmp_path / f"{s}0.h5" for s in ("bfgs", "bfgs_multistart", "jpo")}, tmp_path / "p.h5")
+    spec.panels(PanelInputs("wavepacket", data[0], {s: tmp_path / f"{s}0.h5" for s in configured}, figure_solvers),
+                tmp_path / "p.h5")
     for name in ("fig3", "scatter", "beat_fraction", "budget"):
         spec = figures()[name]
         inputs = FigureInputs.load(["wavepacket"], {"wavepacket": "Wave packet"}, {"wavepacket": "wavepacket"},
                                    {t: tables[t] for t in spec.reads},
-                                   {"wavepacket": str(tmp_path / "p.h5")} if spec.panels else {})
-        spec.plot(inputs, tmp_path / f"{name}.pdf", tmp_path / f"{name}.png")
+                                   {"wavepacket": str(tmp_path / "p.h5")} if spec.panels else {}, figure_solvers)
+        fig = spec.plot(inputs, tmp_path / f"{name}.pdf", tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
+        texts = [t.get_text() for t in fig.findobj(Text)]
+        assert any("left out" in t for t in texts), (name, texts)  # says how many it left out
 
 
 def test_failed_note_counts_failed_problems():

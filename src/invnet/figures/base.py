@@ -6,24 +6,33 @@ The workflow renders it generically:
 
 - ``per_experiment=True``: ``results/figures/{experiment}/{name}.{pdf,png}`` for every matching
   experiment (the appendix figures every experiment gets);
-- ``per_experiment=False``: one ``results/figures/{name}.{pdf,png}`` drawn over all matching
-  experiments (Figure 3 for the wave packet, Figure 4 for both billiards experiments).
+- ``per_experiment=False``: one ``results/figures/{name}.{pdf,png}`` drawn over the matching
+  experiments, or the first ``max_experiments`` of them in config order (Figure 4: the first two
+  billiards experiments; Figures 3, 5 and ``fig_fluid``: the first experiment of their family).
 
 A figure with ``families=()`` is not drawn from experiments: it is one
 ``results/figures/{name}.{pdf,png}``, rendered when every study it names in ``studies`` is
 configured (Figure 2 reads the alignment study's table; Figure 1 is drawn from nothing). Any
 figure may read study tables: ``inputs.tables[study]``.
 
-Panel data (``panels``) is computed by its own job from the representative problem set of an
-experiment (largest n, first seed) and every run on it, and written to
-``results/aggregate/{experiment}/panels/{name}.h5``; ``plot`` reads only artifacts.
+Panel data (``panels(inputs: PanelInputs, out)``) is computed by its own job from the
+representative problem set of an experiment (largest n, first seed), every run on it and the
+configured solvers, and written to ``results/aggregate/{experiment}/panels/{name}.h5``; ``plot``
+reads only artifacts and returns the figure it saved (``style.save_figure`` returns it).
 
 A figure over several experiments draws the first ``max_experiments`` matching experiments in
 config order (``None``: all of them); only those get panel data.
 
 Figures name no solver: what a figure needs to know about the solvers (their labels, styles,
-order, the baseline, the method of the paper's claim, which are networks) is ``inputs.solvers``,
-a :class:`~invnet.solver_info.SolverSet` built from the solver declarations.
+order, the baseline, the method of the paper's claim, which are networks, which start from x0)
+is ``inputs.solvers`` (``PanelInputs.solvers`` in the panel step), a
+:class:`~invnet.solver_info.SolverSet` built from the solver declarations. Each figure's module
+docstring states the rule by which it picks solvers (e.g. "every solver that starts from x0").
+
+A module of this package without ``FIGURE`` is a helper, not a figure (``example_problem``,
+``fractions_vs_n``, ``failures``, ``landscape``, ``problem_runs``, ``billiards_runs``,
+``style``); a figure module imports helpers only, never another figure module, so an edit of one
+figure redraws that figure alone.
 """
 
 from __future__ import annotations
@@ -89,7 +98,7 @@ class FigureSpec:
 
     name: str
     doc: str
-    plot: Callable[[FigureInputs, PathLike, PathLike], None]
+    plot: Callable[[FigureInputs, PathLike, PathLike], object]  # returns the figure it saved
     families: tuple[str, ...] | None = None  # family names it applies to; None = every experiment
     per_experiment: bool = True
     reads: tuple[str, ...] = ("fractions",)  # aggregate tables (results/aggregate/{experiment}/{t}.csv)
@@ -108,6 +117,17 @@ class FigureSpec:
 
     def applies_to(self, family: str) -> bool:
         return self.families is None or family in self.families
+
+
+def with_baseline(solvers: SolverSet, figure: str) -> SolverSet:
+    """``solvers``, refused (ValueError) without a baseline: a figure that compares methods was
+    given no configured solvers (``FigureInputs.solvers`` / ``PanelInputs.solvers``)."""
+    if solvers.baseline is None:
+        raise ValueError(
+            f"figure '{figure}' needs the configured solvers with their baseline, got {solvers!r}: "
+            "pass the experiments' SolverSet as FigureInputs.solvers / PanelInputs.solvers"
+        )
+    return solvers
 
 
 def figures() -> dict[str, FigureSpec]:
