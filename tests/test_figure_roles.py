@@ -18,7 +18,7 @@ from matplotlib.text import Text
 from invnet.analysis import aggregate
 from invnet.artifacts import read_h5, write_h5
 from invnet.figures import FigureInputs, PanelInputs, figures
-from invnet.pipeline import generate_data, run_solver
+from helpers import generate_data, run_solver
 from invnet.solver_info import SolverInfo, SolverSet
 from invnet.solvers import solver_set
 

@@ -34,6 +34,12 @@ def lab(tmp_path_factory):
     importlib.invalidate_caches()
     yield root
     sys.path.remove(str(root))
+    from invnet import registry
+
+    for kind in registry._PLUGINS.values():  # unregister them: the other tests see the package only
+        for name in [n for n, obj in kind.items() if getattr(obj, "__module__", "").startswith("mylab")
+                     or getattr(getattr(obj, "render", getattr(obj, "plot", None)), "__module__", "").startswith("mylab")]:
+            del kind[name]
     for name in [m for m in sys.modules if m == "mylab" or m.startswith("mylab.")]:
         del sys.modules[name]
 

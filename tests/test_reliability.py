@@ -216,9 +216,11 @@ def test_nonfinite_losses_are_failures_in_tables_and_figures(tmp_path):
 
 
 def test_failed_note_counts_failed_problems():
-    from invnet.figures.notes import failed_counts, failed_note
+    from invnet.figures.failures import failed_counts, failed_note
+    from invnet.solvers import solver_set
 
+    solvers = solver_set(["bfgs", "jpo"])
     frac = pd.DataFrame({"experiment": "e", "solver": ["bfgs", "bfgs", "jpo"], "n": 8, "seed": [0, 1, 0],
                          "failed": [2, 3, 0], "n_problems": 8})
-    assert failed_counts(frac, "e") == {"bfgs": (5, 16)}
-    assert "BFGS 5/16" in failed_note(frac, "e") and failed_note(frac, "other") == ""
+    assert failed_counts(frac, "e", solvers=solvers) == {"bfgs": (5, 16)}
+    assert "BFGS 5/16" in failed_note(frac, "e", solvers) and failed_note(frac, "other", solvers) == ""

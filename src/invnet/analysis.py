@@ -472,25 +472,3 @@ def aggregate(
     assert tuple(frames) == AGGREGATE_TABLES
     return frames
 
-
-# ------------------------------------------------------------------------------ TRANSITIONAL (removed when the figures use SolverSet)
-BASELINE = "bfgs"
-
-
-def solver_order() -> list[str]:
-    from .solvers import solvers
-
-    return list(solvers())
-
-
-def ordered_solvers(values: Iterable[str]) -> list[str]:
-    order = solver_order()
-    values = list(dict.fromkeys(values))
-    return [v for v in order if v in values] + sorted(v for v in values if v not in order)
-
-
-def solver_label(solver: str) -> str:
-    from .solvers import solvers
-
-    cls = solvers().get(solver)
-    return cls.display_name() if cls is not None else solver

@@ -26,7 +26,6 @@ from .solvers import resolve_solvers, solvers_schema
 from .spec import REQUIRED, ParamSpec, object_schema, resolve
 from .studies import studies
 
-BASELINE = "bfgs"  # every experiment runs it: the method all others are compared with
 
 GLOBAL_SPECS: dict[str, ParamSpec] = {
     "compare_rtol": ParamSpec(

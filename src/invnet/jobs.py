@@ -225,13 +225,7 @@ def figure_panels(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, t
     solvers = _solvers(params)
     runs = {Path(p).parts[-3]: p for p in inputs["runs"]}  # results/runs/{experiment}/{solver}/...
     panel_inputs = PanelInputs(params["experiment"], inputs["data"][0], runs, solvers)
-    panels = figures()[params["figure"]].panels
-    import inspect  # TRANSITIONAL: old three-argument panel steps
-
-    if len(inspect.signature(panels).parameters) >= 3 and list(inspect.signature(panels).parameters)[1] == "runs":
-        panels(inputs["data"][0], runs, outputs["panels"])
-        return
-    panels(panel_inputs, outputs["panels"])
+    figures()[params["figure"]].panels(panel_inputs, outputs["panels"])
 
 
 def plot_figure(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
