@@ -39,7 +39,6 @@ from .solvers import ResolvedSolver, resolve_solvers
 from .studies import StudySpec, studies
 from .tables import TableSpec, tables
 
-RULES = tuple(paths.RULE_WILDCARDS)
 # Rules whose jobs run where Snakemake runs (`localrule: True`): they only read aggregates.
 LOCAL_RULES = ("plot_experiment_figure", "plot_combined_figure", "make_table", "study_table")
 SMALL_JOB = {"mem_mb": 2000, "runtime": 15}  # aggregate, panels, studies: measured in seconds

@@ -20,7 +20,6 @@ from .errors import ConfigError
 
 # Plug-ins loaded from outside the package (config key ``plugins``), by kind and name.
 _PLUGINS: dict[str, dict[str, Any]] = {}
-KINDS = ("family", "solver", "figure", "table", "study")
 
 
 @lru_cache(maxsize=None)

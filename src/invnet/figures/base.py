@@ -105,6 +105,8 @@ class FigureSpec:
     panels: Callable[[PanelInputs, PathLike], None] | None = None
     studies: tuple[str, ...] = ()  # studies whose table it reads (results/tables/{study table}.csv)
     max_experiments: int | None = None  # per_experiment=False: draws the first k matching ones
+    # What it shows and how to read it, for readers of the report (snakemake --report); "" = doc
+    caption: str = ""
 
     def __post_init__(self) -> None:
         if self.families == () and self.per_experiment:

@@ -76,6 +76,8 @@ class TableSpec:
     render: Callable[[TableInputs], Rendered]
     reads: tuple[str, ...] = ("fractions",)  # aggregate frames (results/aggregate/{experiment}/{t}.csv)
     artifacts: tuple[str, ...] = ()  # "data" and/or "runs": the artifacts themselves
+    # What it shows and how to read it, for readers of the report (snakemake --report); "" = doc
+    caption: str = ""
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.artifacts if a not in ARTIFACTS]
