@@ -72,6 +72,17 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+def tiny_wavepacket(solvers: dict[str, Any], history_points: int = 20, **globals_: Any) -> dict[str, Any]:
+    """A tiny config: the wave-packet experiment with 8 problems, one seed, 4 test problems and
+    the given ``solvers`` blocks (plus top-level keys ``globals_``)."""
+    return {
+        "history_points": history_points,
+        **globals_,
+        "experiments": {"wavepacket": {"family": "wavepacket", "n": [8], "seeds": [0], "n_test": 4,
+                                       "solvers": copy.deepcopy(solvers)}},
+    }
+
+
 def smoke_config() -> dict[str, Any]:
     return yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
 

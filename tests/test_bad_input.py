@@ -11,7 +11,6 @@ one line, no Python traceback, and no job run (no log, no new or changed file un
 
 from __future__ import annotations
 
-import copy
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,35 +20,17 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import copy_workflow, run_plan, snakemake
+from helpers import copy_workflow, run_plan, set_key, snakemake, tiny_wavepacket
 
-BASE = {
-    "history_points": 20,
-    "experiments": {
-        "wavepacket": {
-            "family": "wavepacket",
-            "n": [8],
-            "seeds": [0],
-            "n_test": 4,
-            "solvers": {"bfgs": {"maxiter": 20}, "gd": {"steps": 20}},
-        }
-    },
-}
+BASE = tiny_wavepacket({"bfgs": {"maxiter": 20}, "gd": {"steps": 20}})
 WP = "experiments.wavepacket"
 
 
 def _config(**changes):
     """BASE with dotted-path changes ("experiments.wavepacket.n": [0]); value None deletes."""
-    config = copy.deepcopy(BASE)
+    config = BASE
     for path, value in changes.items():
-        *parents, last = path.split(".")
-        node = config
-        for key in parents:
-            node = node.setdefault(key, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
+        config = set_key(config, path, value)
     return config
 
 

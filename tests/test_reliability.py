@@ -21,21 +21,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import BIN, SNAKEMAKE, copy_workflow, numeric_datasets, snakemake
+from helpers import BIN, SNAKEMAKE, copy_workflow, numeric_datasets, snakemake, tiny_wavepacket
 
-TINY = {
-    "history_points": 20,
-    "experiments": {
-        "wavepacket": {
-            "family": "wavepacket",
-            "n": [8],
-            "seeds": [0],
-            "n_test": 4,
-            # JPO long enough (a few seconds) for the kill test to catch it mid-run
-            "solvers": {"bfgs": {"maxiter": 20}, "jpo": {"hidden": [8], "steps": 1500}},
-        }
-    },
-}
+# JPO long enough (a few seconds) for the kill test to catch it mid-run
+TINY = tiny_wavepacket({"bfgs": {"maxiter": 20}, "jpo": {"hidden": [8], "steps": 1500}})
 RUN = "results/runs/wavepacket/{solver}/n8/seed0.h5"
 
 
