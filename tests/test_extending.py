@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, copy_workflow, smoke_config, snakemake
+from helpers import REPO, copy_workflow, snakemake
 
 DOC = REPO / "docs" / "extending.md"
 BLOCK = re.compile(r"<!-- (file|config): (\S+) -->\n```\w*\n(.*?)```", re.S)
@@ -44,13 +44,21 @@ def touched_counts() -> dict[str, int]:
 def extended(tmp_path_factory):
     """A copy of workflow and package with the page's files added and a config using them."""
     work = copy_workflow(tmp_path_factory.mktemp("extending") / "wf", with_src=True)
-    config = smoke_config()
+    config = {"history_points": 20, "experiments": {}}
     for target, (kind, body) in doc_blocks().items():
         if kind == "file":
             (work / target).write_text(body)
         else:
             config["experiments"].update(yaml.safe_load(body))
-    config["experiments"]["wavepacket"]["solvers"]["heavy_ball"] = {"steps": 20}  # the solver's config key
+    # smoke-sized: one n and seed of the page's experiment, small budgets (its own blocks otherwise)
+    osc = config["experiments"]["oscillator"]
+    osc.update(n=[16], seeds=[0], n_test=4)
+    for solver, budget in (("bfgs", {"maxiter": 50}), ("gd", {"steps": 50}), ("jpo", {"hidden": [16], "steps": 50})):
+        osc["solvers"][solver] = {**osc["solvers"][solver], **budget}
+    config["experiments"]["wavepacket"] = {  # the solver's config key, in a second experiment
+        "family": "wavepacket", "n": [8], "seeds": [0], "n_test": 4,
+        "solvers": {"bfgs": {"maxiter": 20}, "heavy_ball": {"steps": 20}},
+    }
     (work / "config" / "extended.yaml").write_text(yaml.safe_dump(config))
     return work, config
 
