@@ -3,16 +3,14 @@ Inverse Problems with Neural Networks".
 
 Data flows one way: config -> problem sets (results/data) -> one solver run per job
 (results/runs) -> aggregated tables (results/aggregate) -> figures (results/figures) and
-tables (results/tables). See docs/workflow.md; to add an experiment, solver or figure,
-docs/extending.md.
+tables (results/tables). Every job, with its inputs, outputs, params and resources, comes
+from the job plan of the invnet package (invnet.plan); see docs/workflow.md, and to add an
+experiment, solver, figure or table, docs/extending.md.
 
     snakemake --cores all                                   # everything (config/config.yaml)
     snakemake --cores 2 --configfile config/smoke.yaml      # tiny, 2.5-4 min; only smoke.yaml
-    snakemake fig3 --cores all                              # one figure
+    snakemake fig3 --cores all                              # one figure (or table: table2)
     snakemake --workflow-profile profiles/slurm --configfile config/paper.yaml
-
-The config is config/config.yaml, or only the files given with --configfile (a preset never
-merges into the default); see load_config in workflow/rules/common.smk.
 """
 
 
@@ -23,32 +21,17 @@ rule all:
     """Every figure, table and aggregated result of the configured experiments."""
     default_target: True
     input:
-        all_targets(),
+        PLAN.all_targets(),
 
 
-rule table2:
-    """Table 2 (beat/tie/lose against BFGS, with what each method spent)."""
-    input:
-        table_files("table2"),
-        artifacts_of(EXPERIMENTS),
-
-
-rule table4:
-    """Table 4 (compute cost: evaluations per problem, wall time)."""
-    input:
-        table_files("table4"),
-        artifacts_of(EXPERIMENTS),
-
-
-# One named target per registered figure (`snakemake fig3`, `snakemake scatter`, ...).
-for _figure in FIGURES:
+# One named target per table and figure (`snakemake table2`, `snakemake fig3`, ...).
+for _name, _files in PLAN.named_targets().items():
 
     rule:
         name:
-            _figure
+            _name
         input:
-            figure_targets(_figure),
-            figure_artifacts(_figure),
+            _files,
 
 
 include: "workflow/rules/data.smk"

@@ -33,6 +33,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TARGET = "results/data/wavepacket/n8/seed0.h5"
 BENCH = "results/benchmarks/generate_data/wavepacket/n8/seed0.tsv"
+# What a data job's script imports (invnet.jobs and the family registry; invnet.pipeline before
+# the job plan existed, so that --src can point at an older checkout).
+IMPORTS = ("import importlib, importlib.util as u; "
+           "importlib.import_module('invnet.jobs' if u.find_spec('invnet.jobs') else 'invnet.pipeline'); "
+           "import invnet.problems, invnet.artifacts")
 
 
 def _children_cpu() -> float:
@@ -67,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         imports = []
         for _ in range(args.repeats):  # what the script's process spends importing
             cpu0 = _children_cpu()
-            subprocess.run([sys.executable, "-c", "import invnet.pipeline"], env=env, check=True)
+            subprocess.run([sys.executable, "-c", IMPORTS], env=env, check=True)
             imports.append(_children_cpu() - cpu0)
     wall = statistics.median(r[0] - r[2] for r in rows)
     cpu = statistics.median(r[1] - r[3] for r in rows)

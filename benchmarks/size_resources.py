@@ -5,7 +5,7 @@ Every ``solve`` and ``generate_data`` job writes a Snakemake benchmark file
 reads them from one or more finished results folders, takes the worst case over seeds for each
 (rule, experiment, solver, n), adds the iteration budget of the measured runs (``steps`` and
 ``starts`` from the run artifact's ``config`` attribute) and writes the table the workflow sizes
-SLURM requests from (``measured_resources`` in ``workflow/rules/common.smk``):
+SLURM requests from (``invnet.resources.Requests``, read by the job plan):
 
     python benchmarks/size_resources.py /path/to/results [more/results ...] [-o workflow/resources.yaml] [--update]
 

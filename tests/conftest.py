@@ -1,36 +1,21 @@
-"""Shared fixtures: a tiny but complete config."""
-
-import copy
+"""Shared fixtures: a tiny but complete config (every registered method but the multi-start)."""
 
 import pytest
 
-TINY = {
-    "compare_rtol": 1e-3,
-    "dtype": "float64",
-    "threads": 1,
-    "history_points": 50,
-    "experiments": {
-        "wavepacket": {
-            "family": "wavepacket",
-            "n": [8],
-            "seeds": [0],
-            "n_test": 4,
-            "problem": {},
-            "solvers": {
-                "bfgs": {"maxiter": 50},
-                "lbfgsb": {"maxiter": 50},
-                "gd": {"lr": 0.01, "steps": 30},
-                "adam": {"lr": 0.01, "steps": 30},
-                "jpo": {"hidden": [16], "steps": 30},
-                "jpo_bfgs": {"maxiter": 50},
-                "supervised": {"hidden": [16], "steps": 30},
-                "supervised_bfgs": {"maxiter": 50},
-            },
-        }
-    },
-}
+from helpers import tiny_wavepacket
 
 
 @pytest.fixture
 def tiny_config():
-    return copy.deepcopy(TINY)
+    config = tiny_wavepacket({
+        "bfgs": {"maxiter": 50},
+        "lbfgsb": {"maxiter": 50},
+        "gd": {"lr": 0.01, "steps": 30},
+        "adam": {"lr": 0.01, "steps": 30},
+        "jpo": {"hidden": [16], "steps": 30},
+        "jpo_bfgs": {"maxiter": 50},
+        "supervised": {"hidden": [16], "steps": 30},
+        "supervised_bfgs": {"maxiter": 50},
+    }, history_points=50, compare_rtol=1e-3, dtype="float64", threads=1)
+    config["experiments"]["wavepacket"]["problem"] = {}
+    return config

@@ -8,9 +8,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from invnet import analysis, tables
+from invnet import analysis
 from invnet.artifacts import write_h5
 from invnet.errors import ArtifactError
+from invnet.solvers import solver_set
+from invnet.tables import TableInputs, write_table
+from invnet.tables import render as tables
+from invnet.tables import tables as tables_registry
+
+SOLVERS = solver_set(["bfgs", "bfgs_multistart", "gd", "jpo", "jpo_bfgs"], {"bfgs_multistart": {"starts": 3, "budget": [1, 2, 3]}})
+
+
+def _write_table(name, frames, out, labels=None, rtol=1e-3):
+    """Render table ``name`` from in-memory frames and write its three files; the numeric frame."""
+    inputs = TableInputs(list(labels or {"wavepacket": "wavepacket"}), dict(labels or {}), frames, SOLVERS,
+                         {"compare_rtol": rtol})
+    rendered = tables_registry()[name].render(inputs)
+    write_table(rendered, out["csv"], out["tex"], out["md"])
+    return rendered.numeric
 
 # ------------------------------------------------------------------------------ compare
 
@@ -114,18 +129,18 @@ def test_outcomes_fractions_summary():
             ("gd", 1): [3.0, 3.0, 3.0, 1.0],  # lose 3, tie 1
         }
     )
-    outcomes = analysis.with_outcomes(problems, rtol=1e-3)
+    outcomes = analysis.with_outcomes(problems, SOLVERS, rtol=1e-3)
     assert list(outcomes["solver"].unique()) == ["bfgs", "gd", "jpo"]  # canonical order
     assert outcomes.loc[outcomes["solver"] == "bfgs", "outcome"].isna().all()
     assert (outcomes["loss_bfgs"] == 1.0).all()
 
-    frac = analysis.fractions(outcomes)
+    frac = analysis.fractions(outcomes, SOLVERS)
     jpo = frac[frac["solver"] == "jpo"].set_index("seed")
     assert jpo.loc[0, ["beat", "tie", "lose"]].tolist() == [0.5, 0.25, 0.25]
     assert jpo.loc[1, ["beat", "tie", "lose"]].tolist() == [1.0, 0.0, 0.0]
     assert frac.loc[frac["solver"] == "bfgs", "beat"].isna().all()
 
-    summary = analysis.summarize(frac).set_index("solver")
+    summary = analysis.summarize(frac, solvers=SOLVERS).set_index("solver")
     assert summary.loc["jpo", "beat_mean"] == pytest.approx(0.75)
     assert summary.loc["jpo", "beat_std"] == pytest.approx(np.std([0.5, 1.0], ddof=1))
     assert (summary.loc["jpo", "beat_min"], summary.loc["jpo", "beat_max"]) == (0.5, 1.0)
@@ -137,7 +152,7 @@ def test_outcomes_fractions_summary():
 def test_missing_bfgs_run_is_an_error():
     problems = _problems({("bfgs", 0): [1.0] * 4, ("jpo", 1): [0.5] * 4})
     with pytest.raises(ArtifactError, match="no BFGS run.*seed=1"):
-        analysis.with_outcomes(problems)
+        analysis.with_outcomes(problems, SOLVERS)
 
 
 def test_history_band_holds_last_value():
@@ -151,7 +166,7 @@ def test_history_band_holds_last_value():
             "loss": [4.0, 2.0, 6.0, 3.0, 1.0],
         }
     )
-    band = analysis.history_band(history, "wavepacket", 8)
+    band = analysis.history_band(history, "wavepacket", 8, list(SOLVERS))
     assert band["step"].tolist() == [0, 1, 2, 3]
     # seed 0 on the grid: 4 4 2 2; seed 1: 6 3 3 1
     assert band["mean"].tolist() == [5.0, 3.5, 2.5, 1.5]
@@ -219,7 +234,7 @@ def _fake_artifacts(tmp_path):
 
 def test_aggregate_from_artifacts(tmp_path):
     runs, data = _fake_artifacts(tmp_path)
-    frames = analysis.aggregate(runs, data, rtol=1e-3)
+    frames = analysis.aggregate(runs, data, SOLVERS, rtol=1e-3)
     out = frames["outcomes"]
     assert len(out) == 12
     assert {"x_t0", "x_A", "x_true_t0", "x_true_A"} <= set(out.columns)
@@ -265,9 +280,9 @@ def test_booktabs_and_markdown():
 
 def test_write_table2(tmp_path):
     runs, data = _fake_artifacts(tmp_path)
-    frac = analysis.aggregate(runs, data)["fractions"]
+    frac = analysis.aggregate(runs, data, SOLVERS)["fractions"]
     out = {ext: tmp_path / f"table2.{ext}" for ext in ("csv", "tex", "md")}
-    numeric = tables.write_table2([frac], out["csv"], out["tex"], out["md"], rtol=1e-3)
+    numeric = _write_table("table2", {"fractions": frac}, out)
     assert numeric["solver"].tolist() == ["jpo"]  # BFGS, the baseline, is left out
     back = pd.read_csv(out["csv"])
     assert back.loc[0, "beat_mean"] == pytest.approx(0.5)
@@ -301,7 +316,7 @@ def test_budget_frame_compares_every_method_with_best_of_k_starts(tmp_path):
     runs.append(_multistart_artifact(tmp_path, 0, [[1.0, 0.4, 0.1], [1.0, 2.0, 1.0], [3.0, 3.0, 1.5]],
                                      [[5, 6, 7], [5, 5, 5], [4, 4, 4]]))
     runs.append(_multistart_artifact(tmp_path, 1, [[0.2, 0.2, 0.2]] * 3, [[1, 1, 1]] * 3))
-    bud = analysis.aggregate(runs, data)["budget"]
+    bud = analysis.aggregate(runs, data, SOLVERS)["budget"]
     jpo0 = bud[(bud["solver"] == "jpo") & (bud["seed"] == 0)].set_index("starts")
     # k = 1: [1, 1, 3] -> jpo beats, ties, beats; k = 2: [0.4, 1, 3] -> lose, tie, beat;
     # k = 3: [0.1, 1, 1.5] -> lose, tie, lose
@@ -319,9 +334,9 @@ def test_budget_frame_compares_every_method_with_best_of_k_starts(tmp_path):
 
 def test_write_table4(tmp_path):
     runs, data = _fake_artifacts(tmp_path)
-    summary = analysis.aggregate(runs, data)["summary"]
+    summary = analysis.aggregate(runs, data, SOLVERS)["summary"]
     out = {ext: tmp_path / f"table4.{ext}" for ext in ("csv", "tex", "md")}
-    numeric = tables.write_table4([summary], out["csv"], out["tex"], out["md"], labels={"wavepacket": "Wave packet"})
+    numeric = _write_table("table4", {"summary": summary}, out, labels={"wavepacket": "Wave packet"})
     assert numeric["solver"].tolist() == ["bfgs", "jpo"]
     assert numeric["mean_evaluations_mean"].tolist() == [5, 5]
     assert numeric["wall_time_s_mean"].tolist() == [1.5, 1.5]
@@ -334,7 +349,7 @@ def test_refinements_count_the_run_they_start_from(tmp_path):
     path = tmp_path / "jpo_bfgs_seed0.h5"
     write_run(path, {"x": np.ones((3, 2)), "loss": np.array([0.5, 1.0, 2.0]), "evaluations": np.array([1, 2, 3])},
              {"experiment": "wavepacket", "solver": "jpo_bfgs", "n": 3, "seed": 0, "provenance": {"wall_time_s": 0.1}})
-    frac = analysis.aggregate(runs + [path], data)["fractions"].set_index(["solver", "seed"])
+    frac = analysis.aggregate(runs + [path], data, SOLVERS)["fractions"].set_index(["solver", "seed"])
     assert frac.loc[("jpo_bfgs", 0), "mean_evaluations"] == 2  # its own BFGS evaluations
     assert frac.loc[("jpo_bfgs", 0), "mean_total_evaluations"] == 2 + 5  # plus JPO's 5 per problem
     assert frac.loc[("jpo", 0), "mean_total_evaluations"] == 5

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from invnet import pipeline
+from helpers import generate_data, run_solver
 from invnet.artifacts import read_h5, write_h5
 from invnet.errors import ArtifactError
 
@@ -55,8 +55,8 @@ def _numeric(path):
 def test_data_and_run_artifacts_are_bit_identical_on_rerun(tmp_path, tiny_config, solver):
     for rep in ("a", "b"):
         d = tmp_path / rep / "data.h5"
-        pipeline.generate_data(tiny_config, "wavepacket", 8, 1, d)
-        pipeline.run_solver(tiny_config, "wavepacket", solver, 8, 1, d, tmp_path / rep / "run.h5")
+        generate_data(tiny_config, "wavepacket", 8, 1, d)
+        run_solver(tiny_config, "wavepacket", solver, 8, 1, d, tmp_path / rep / "run.h5")
     for name in ("data.h5", "run.h5"):
         a, b = _numeric(tmp_path / "a" / name), _numeric(tmp_path / "b" / name)
         assert a.keys() == b.keys()
@@ -68,8 +68,8 @@ def test_data_and_run_artifacts_are_bit_identical_on_rerun(tmp_path, tiny_config
 
 def test_run_artifact_schema_and_provenance(tmp_path, tiny_config):
     d = tmp_path / "data.h5"
-    pipeline.generate_data(tiny_config, "wavepacket", 8, 0, d)
-    pipeline.run_solver(tiny_config, "wavepacket", "jpo", 8, 0, d, tmp_path / "jpo.h5")
+    generate_data(tiny_config, "wavepacket", 8, 0, d)
+    run_solver(tiny_config, "wavepacket", "jpo", 8, 0, d, tmp_path / "jpo.h5")
     data, attrs = read_h5(tmp_path / "jpo.h5")
     assert data["x"].shape == (8, 2) and data["loss"].shape == (8,)
     assert data["test_x"].shape == (4, 2) and data["test_loss"].shape == (4,)
@@ -85,10 +85,10 @@ def test_run_artifact_schema_and_provenance(tmp_path, tiny_config):
 
 def test_data_from_other_parameters_is_refused(tmp_path, tiny_config):
     d = tmp_path / "data.h5"
-    pipeline.generate_data(tiny_config, "wavepacket", 8, 0, d)
+    generate_data(tiny_config, "wavepacket", 8, 0, d)
     tiny_config["experiments"]["wavepacket"]["problem"]["sigma"] = 0.2
     with pytest.raises(ArtifactError, match="other problem parameters"):
-        pipeline.run_solver(tiny_config, "wavepacket", "gd", 8, 0, d, tmp_path / "gd.h5")
-    with pytest.raises(ArtifactError, match="n=8"):
+        run_solver(tiny_config, "wavepacket", "gd", 8, 0, d, tmp_path / "gd.h5")
+    with pytest.raises(ArtifactError, match="n=8, expected 16"):
         tiny_config["experiments"]["wavepacket"]["problem"]["sigma"] = 0.1
-        pipeline.run_solver(tiny_config, "wavepacket", "gd", 16, 0, d, tmp_path / "gd.h5")
+        run_solver(tiny_config, "wavepacket", "gd", 16, 0, d, tmp_path / "gd.h5")

@@ -1,14 +1,16 @@
 """Bad input, as a skeptical user gives it: nonsense configs and damaged artifacts.
 
-Every case runs the real command (``snakemake --cores 1 --configfile case.yaml``) in its own
-temporary copy of the workflow and asserts that it fails with one line naming the key or the
-file (no Python traceback) and that no job ran (no log, no new or changed file under results/).
-The cases run two at a time in one fixture; each test then checks its own outcome.
+Every case is checked in-process, where the workflow checks it before any job runs: a config
+by ``invnet.config.resolve_config`` (what the Snakefile calls at parse time), existing artifacts
+by ``Plan.check_existing_artifacts`` (what it calls before scheduling). Each must fail with one
+line naming the key or the file. One case of each kind, and the two that only Snakemake can show
+(a YAML error in the default config file, a bad ``--config`` value), also run through the real
+command (``snakemake --cores 1 --configfile case.yaml``, slow tier), which must fail with that
+one line, no Python traceback, and no job run (no log, no new or changed file under results/).
 """
 
 from __future__ import annotations
 
-import copy
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,35 +20,17 @@ import numpy as np
 import pytest
 import yaml
 
-from test_workflow import _copy_workflow, _snakemake
+from helpers import copy_workflow, run_plan, set_key, snakemake, tiny_wavepacket
 
-BASE = {
-    "history_points": 20,
-    "experiments": {
-        "wavepacket": {
-            "family": "wavepacket",
-            "n": [8],
-            "seeds": [0],
-            "n_test": 4,
-            "solvers": {"bfgs": {"maxiter": 20}, "gd": {"steps": 20}},
-        }
-    },
-}
+BASE = tiny_wavepacket({"bfgs": {"maxiter": 20}, "gd": {"steps": 20}})
 WP = "experiments.wavepacket"
 
 
 def _config(**changes):
     """BASE with dotted-path changes ("experiments.wavepacket.n": [0]); value None deletes."""
-    config = copy.deepcopy(BASE)
+    config = BASE
     for path, value in changes.items():
-        *parents, last = path.split(".")
-        node = config
-        for key in parents:
-            node = node.setdefault(key, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
+        config = set_key(config, path, value)
     return config
 
 
@@ -107,25 +91,13 @@ CONFIG_CASES = [
 ]
 
 
-# Config cases also run in-process (invnet.config.resolve_config, what the Snakefile calls at
-# parse time); the ones below run through Snakemake as well: one per kind of check.
-THROUGH_SNAKEMAKE = {
-    "unknown_top_key", "misspelt_solver", "no_baseline", "unknown_family", "n_huge", "n_string",
-    "seed_2_64", "seed_10_40", "rtol_above_one", "device_tpu", "x0_outside_bounds",
-    "t0_prior_outside_window", "amplitude_prior_outside_bounds", "n_samples_one", "frequency_string",
-    "bounds_three_rows", "problem_not_mapping", "refinement_without_start", "gd_lr_negative",
-    "experiment_name_dash", "ks_prior_outside_bounds", "billiards_x0_outside_bounds", "unknown_study",
-}
+# One case of each kind runs through Snakemake too (slow tier): the wiring of the check.
+THROUGH_SNAKEMAKE = {"misspelt_solver"}
 
 
 def _artifacts(root: Path) -> None:
     """Valid data and run artifacts of BASE under root/results (in-process, seconds)."""
-    from invnet.pipeline import generate_data, run_solver
-
-    data = root / "results/data/wavepacket/n8/seed0.h5"
-    generate_data(BASE, "wavepacket", 8, 0, data)
-    for solver in ("bfgs", "gd"):
-        run_solver(BASE, "wavepacket", solver, 8, 0, data=data, out=root / f"results/runs/wavepacket/{solver}/n8/seed0.h5")
+    run_plan(BASE, root)
 
 
 RUN = "results/runs/wavepacket/bfgs/n8/seed0.h5"
@@ -193,6 +165,38 @@ ARTIFACT_CASES = [
 ]
 
 
+ARTIFACTS_THROUGH_SNAKEMAKE = {"run_truncated"}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad_input_template")
+    _artifacts(root)  # valid artifacts, damaged per case
+    return root
+
+
+@pytest.mark.parametrize("case_id, damage, names", ARTIFACT_CASES, ids=[c[0] for c in ARTIFACT_CASES])
+def test_damaged_artifact_one_line_naming_the_file(template, tmp_path, case_id, damage, names):
+    """Every damaged-artifact case, in-process: the pre-run check fails with one line naming
+    the file (and what is wrong, with the advice to delete it)."""
+    from helpers import plan_of
+    from invnet.errors import ArtifactError
+
+    shutil.copytree(template / "results", tmp_path / "results")
+    damage(tmp_path)
+    with pytest.raises(ArtifactError) as err:
+        plan_of(BASE).check_existing_artifacts(tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and names in message and message.startswith("Refusing to run: "), message
+    assert "delete" in message
+
+
+def test_valid_artifacts_pass_the_check(template):
+    from helpers import plan_of
+
+    plan_of(BASE).check_existing_artifacts(template)
+
+
 def _snapshot(root: Path) -> dict[str, int]:
     results = root / "results"
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in results.rglob("*")} if results.exists() else {}
@@ -200,7 +204,7 @@ def _snapshot(root: Path) -> dict[str, int]:
 
 def _case(root: Path, config, damage=None, files: dict[str, str] | None = None, args=None, template=None):
     """Run one case in ``root`` (named by number: no key appears in the paths Snakemake prints)."""
-    _copy_workflow(root)
+    copy_workflow(root)
     (root / "case.yaml").write_text(yaml.safe_dump(config) if config is not None else "", encoding="utf-8")
     for name, text in (files or {}).items():
         (root / name).write_text(text, encoding="utf-8")
@@ -208,7 +212,7 @@ def _case(root: Path, config, damage=None, files: dict[str, str] | None = None, 
         shutil.copytree(template / "results", root / "results")
         damage(root)
     before = _snapshot(root)
-    proc = _snakemake(root, *(args or ["--cores", "1", "--configfile", "case.yaml"]), timeout=300)
+    proc = snakemake(root, *(args or ["--cores", "1", "--configfile", "case.yaml"]), timeout=300)
     return root, before, proc
 
 
@@ -222,30 +226,31 @@ OTHER_CASES = [
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
+def outcomes(tmp_path_factory, template):
     tmp = tmp_path_factory.mktemp("bad_input")
-    template = tmp / "template"
-    _artifacts(template)  # valid artifacts, damaged per case
     jobs = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
         for case_id, config, _ in CONFIG_CASES:
             if case_id in THROUGH_SNAKEMAKE:
                 jobs[case_id] = pool.submit(_case, tmp / f"c{len(jobs)}", config)
         for case_id, damage, _ in ARTIFACT_CASES:
-            jobs[case_id] = pool.submit(_case, tmp / f"c{len(jobs)}", BASE, damage, template=template)
+            if case_id in ARTIFACTS_THROUGH_SNAKEMAKE:
+                jobs[case_id] = pool.submit(_case, tmp / f"c{len(jobs)}", BASE, damage, template=template)
         for case_id, config, files, args, _ in OTHER_CASES:
             jobs[case_id] = pool.submit(_case, tmp / f"c{len(jobs)}", config, None, files, args)
         return {case_id: job.result() for case_id, job in jobs.items()}
 
 
-ALL = [(c, key) for c, _, key in CONFIG_CASES if c in THROUGH_SNAKEMAKE] + [
-    (c, key) for c, _, key in ARTIFACT_CASES
+THROUGH = [(c, key) for c, _, key in CONFIG_CASES if c in THROUGH_SNAKEMAKE] + [
+    (c, key) for c, _, key in ARTIFACT_CASES if c in ARTIFACTS_THROUGH_SNAKEMAKE
 ] + [(c[0], c[-1]) for c in OTHER_CASES]
 
 
 def test_there_are_at_least_40_cases():
-    assert len(ALL) >= 40 and len({c for c, _ in ALL}) == len(ALL)
+    cases = [c for c, _, _ in CONFIG_CASES] + [c for c, _, _ in ARTIFACT_CASES] + [c[0] for c in OTHER_CASES]
+    assert len(cases) >= 40 and len(set(cases)) == len(cases)
     assert THROUGH_SNAKEMAKE <= {c for c, _, _ in CONFIG_CASES}
+    assert ARTIFACTS_THROUGH_SNAKEMAKE <= {c for c, _, _ in ARTIFACT_CASES}
 
 
 @pytest.mark.parametrize("case_id, config, names", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
@@ -258,7 +263,8 @@ def test_bad_config_one_line_naming_the_key(case_id, config, names):
     assert len(err.value.lines) == 1 and names in err.value.lines[0], err.value.lines
 
 
-@pytest.mark.parametrize("case_id, names", ALL, ids=[c for c, _ in ALL])
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id, names", THROUGH, ids=[c for c, _ in THROUGH])
 def test_bad_input_fails_before_any_job(outcomes, case_id, names):
     root, before, proc = outcomes[case_id]
     out = proc.stdout + proc.stderr

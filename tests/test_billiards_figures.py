@@ -11,27 +11,31 @@ import torch
 from invnet.analysis import aggregate
 from invnet.artifacts import read_h5
 from invnet.config import resolve_config
-from invnet.figures import FigureInputs, figures
-from invnet.figures.fig4 import plane_box, select_example
+from invnet.figures import FigureInputs, PanelInputs, figures
+from invnet.figures.fig4 import mark_sizes, plane_box, select_example
 from invnet.figures.trajectories import select_examples
-from invnet.pipeline import generate_data, run_solver
+from helpers import generate_data, run_solver
 from invnet.problems.billiards import Billiards, BilliardsChain
-from invnet.tables import write_csv
+from invnet.solvers import solver_set
 
 SOLVERS = {"bfgs": {"maxiter": 30}, "gd": {"lr": 2.5e-3, "steps": 20}, "jpo": {"hidden": [8], "steps": 20}}
+SOLVER_SET = solver_set(SOLVERS, SOLVERS)
 FAMILIES = {"billiards": Billiards, "billiards_chain": BilliardsChain}
 
 
 def test_select_example_prefers_flat_starts_where_jpo_gains_most():
     flat = np.array([False, True, True, False])
     losses = {"bfgs": np.array([1.0, 2.0, 3.0, 9.0]), "jpo": np.array([1e-6, 1.0, 1e-3, 1.0])}
-    idx, why = select_example(flat, losses)
+    idx, why = select_example(flat, losses, SOLVER_SET)
     assert idx == 2 and "zero gradient" in why  # problem 0 has the larger ratio but is not flat
-    idx, _ = select_example(np.zeros(4, bool), losses)
+    idx, _ = select_example(np.zeros(4, bool), losses, SOLVER_SET)
     assert idx == 0  # none flat: over all problems
-    picked = [i for i, _ in select_examples(flat, losses)]
+    picked = [i for i, _ in select_examples(flat, losses, SOLVER_SET)]
     assert picked == [2, 1, 3]  # flat best, flat worst, non-flat worst; each once
-    assert [i for i, _ in select_examples(np.ones(4, bool), losses)] == [0, 1]  # no non-flat: two
+    assert [i for i, _ in select_examples(np.ones(4, bool), losses, SOLVER_SET)] == [0, 1]  # no non-flat: two
+    # no primary method configured: the first flat problem, and why
+    idx, why = select_example(flat, {"bfgs": losses["bfgs"], "gd": losses["jpo"]}, solver_set(["bfgs", "gd"]))
+    assert idx == 1 and "first problem" in why and "zero gradient" in why
 
 
 def test_plane_box_contains_points_and_falls_back_without_far_solutions():
@@ -43,6 +47,12 @@ def test_plane_box_contains_points_and_falls_back_without_far_solutions():
     assert box[0, 1] - box[0, 0] >= 0.7 - 1e-12
     far = plane_box([x0, truth, np.array([50.0, 40.0])], max_half=3.0)  # fitted to x0 and truth
     assert far[0, 1] - far[0, 0] <= 6.0 and np.all(far[:, 0] <= x0) and np.all(truth <= far[:, 1])
+
+
+def test_marks_at_one_point_nest_in_table_order():
+    sizes = mark_sizes({"bfgs": (1.0, 0.0), "gd": (1.0, 0.001), "jpo": (1.3, 0.2), "lbfgsb": (1.0, 0.0)}, tol=0.01)
+    assert sizes["bfgs"] > sizes["gd"] > sizes["lbfgsb"]  # stuck at x0: each inside the one before
+    assert sizes["jpo"] not in (sizes["bfgs"], sizes["gd"], sizes["lbfgsb"])  # alone: its own size
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +68,8 @@ def billiards_runs(tmp_path_factory):
         runs = {s: root / f"{e}_{s}.h5" for s in SOLVERS}
         for s, path in runs.items():
             run_solver(cfg, e, s, 16, 0, data, path)
-        frames = aggregate(runs.values(), [data])
-        write_csv(frames["fractions"], root / f"{e}_fractions.csv")
+        frames = aggregate(runs.values(), [data], SOLVER_SET)
+        frames["fractions"].to_csv(root / f"{e}_fractions.csv", index=False)
         out[e] = (data, runs, root / f"{e}_fractions.csv")
     return root, out
 
@@ -69,7 +79,7 @@ def test_fig4_panel_flat_region_is_where_the_target_ball_never_moves(billiards_r
     root, out = billiards_runs
     data, runs, _ = out[experiment]
     panel = root / f"{experiment}_fig4.h5"
-    idx = figures()["fig4"].panels(data, runs, panel)
+    idx = figures()["fig4"].panels(PanelInputs(experiment, data, runs, SOLVER_SET), panel)
     land, attrs = read_h5(panel)
     arrays, _ = read_h5(data)
     fam = FAMILIES[experiment]()
@@ -102,7 +112,7 @@ def test_trajectory_panel_ends_at_the_simulated_rest_positions(billiards_runs, e
     root, out = billiards_runs
     data, runs, _ = out[experiment]
     panel = root / f"{experiment}_traj.h5"
-    indices = figures()["trajectories"].panels(data, runs, panel)
+    indices = figures()["trajectories"].panels(PanelInputs(experiment, data, runs, SOLVER_SET), panel)
     land, attrs = read_h5(panel)
     arrays, _ = read_h5(data)
     fam = FAMILIES[experiment]()
@@ -125,16 +135,23 @@ def test_fig4_and_trajectories_render_over_both_experiments(billiards_runs):
     panels = {}
     for e in experiments:
         panels[e] = root / f"{e}_fig4_render.h5"
-        figures()["fig4"].panels(out[e][0], out[e][1], panels[e])
+        figures()["fig4"].panels(PanelInputs(e, out[e][0], out[e][1], SOLVER_SET), panels[e])
     inputs = FigureInputs.load(
         experiments, {e: e for e in experiments}, {e: e for e in experiments},
-        {"fractions": [out[e][2] for e in experiments]}, {e: str(p) for e, p in panels.items()},
+        {"fractions": [out[e][2] for e in experiments]}, {e: str(p) for e, p in panels.items()}, SOLVER_SET,
     )
-    figures()["fig4"].plot(inputs, root / "fig4.pdf", root / "fig4.png")
+    fig = figures()["fig4"].plot(inputs, root / "fig4.pdf", root / "fig4.png")
     assert (root / "fig4.pdf").stat().st_size > 1000 and (root / "fig4.png").stat().st_size > 1000
+    titles = [ax.get_title(loc="left") for ax in fig.axes]  # the panels first, then the colour bars
+    for k, e in enumerate(experiments):  # one landscape per experiment, named in its title
+        assert titles[k].startswith(f"({'ab'[k]}) {e}, problem ")
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"BFGS", "GD", "JPO"} <= set(legend)  # the solvers from x0 are marked
     for e in experiments:
         traj = root / f"{e}_traj_render.h5"
-        figures()["trajectories"].panels(out[e][0], out[e][1], traj)
-        inputs = FigureInputs.load([e], {e: e}, {e: e}, {}, {e: str(traj)})
-        figures()["trajectories"].plot(inputs, root / f"{e}_traj.pdf", root / f"{e}_traj.png")
+        figures()["trajectories"].panels(PanelInputs(e, out[e][0], out[e][1], SOLVER_SET), traj)
+        inputs = FigureInputs.load([e], {e: e}, {e: e}, {}, {e: str(traj)}, SOLVER_SET)
+        fig = figures()["trajectories"].plot(inputs, root / f"{e}_traj.pdf", root / f"{e}_traj.png")
         assert (root / f"{e}_traj.png").stat().st_size > 1000
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert legend[:3] == ["true shot", "BFGS shot", "JPO shot"]

@@ -2,12 +2,12 @@
 
 import pytest
 
-from invnet import pipeline
+from invnet.config import resolve_config
 from invnet.errors import ConfigError
 
 
 def test_the_tiny_config_is_valid(tiny_config):
-    pipeline.validate_config(tiny_config)
+    resolve_config(tiny_config)
 
 
 @pytest.mark.parametrize(
@@ -31,4 +31,4 @@ def test_the_tiny_config_is_valid(tiny_config):
 def test_bad_config_names_the_key(tiny_config, mutate, key):
     mutate(tiny_config)
     with pytest.raises(ConfigError, match=key):
-        pipeline.validate_config(tiny_config)
+        resolve_config(tiny_config)

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from invnet import pipeline
+from invnet.config import resolve_config
 from invnet.errors import ConfigError
-from invnet.figures.fig_fluid import landscape_along
+from invnet.figures.landscape import landscape_along
 from invnet.problems.base import Objective
 from invnet.problems.fluid import Fluid
 from invnet.seeding import numpy_rng, torch_generator
 from invnet.solvers import solver_class
-from invnet.solvers.base import SolveContext
+from invnet.solvers import SolveProblem, build_solver, solve
 from invnet.solvers.networks import ConvParameterNet, build_network
 
 
@@ -57,10 +57,9 @@ def one_thread():
 def test_supervised_cnn_fits_the_training_set(small, one_thread):
     """Training moves the network: the normalised MSE to the truth falls well below its start."""
     fam, pset = small
-    cls = solver_class("supervised")
-    settings = cls.resolve_settings("fluid", {"network": "cnn", "channels": [4, 8], "hidden": [32], "steps": 300,
-                                              "lr": 3e-3, "history_points": 2})
-    res = cls().solve(SolveContext(fam, pset, settings, 0))
+    solver = build_solver("supervised", {"network": "cnn", "channels": [4, 8], "hidden": [32], "steps": 300,
+                                         "lr": 3e-3})
+    res = solve(solver, SolveProblem(fam, pset, seed=0, history_points=2))
     half = (fam.bounds[:, 1] - fam.bounds[:, 0]) / 2
     start = np.mean(((fam.x0 - pset.x_true) / half) ** 2)
     end = np.mean(((res.x - pset.x_true) / half) ** 2)
@@ -78,7 +77,7 @@ def test_supervised_cnn_fits_the_training_set(small, one_thread):
 def test_bad_network_settings_name_the_key(tiny_config, settings, key):
     tiny_config["experiments"]["wavepacket"]["solvers"]["jpo"].update(settings)
     with pytest.raises(ConfigError, match=key) as err:
-        pipeline.validate_config(tiny_config)
+        resolve_config(tiny_config)
     assert len(str(err.value).strip().splitlines()) <= 2  # "Invalid configuration:" + one line
 
 
@@ -87,7 +86,7 @@ def test_cnn_is_accepted_for_the_fluid_family(tiny_config):
         "family": "fluid", "n": [4], "seeds": [0], "problem": {"n_grid": 16, "horizon": 0.5},
         "solvers": {"bfgs": {}, "jpo": {"network": "cnn"}, "supervised": {"network": "cnn"}},
     }
-    out = pipeline.validate_config(tiny_config)["experiments"]["fluid"]["solvers"]
+    out = resolve_config(tiny_config)["experiments"]["fluid"]["solvers"]
     assert out["jpo"]["network"] == "cnn" and out["supervised"]["channels"] == [8, 16, 16]
 
 

@@ -1,14 +1,19 @@
 """Helpers of the KS figures (Figure 5 and the roughness appendix figure): minimum counting
-against SciPy's argrelextrema, the landscape against a point-by-point loss, horizon overrides."""
+against SciPy's argrelextrema, the landscape against a point-by-point loss, horizon overrides,
+the example problem."""
 
 import numpy as np
 import pytest
 import torch
 from scipy.signal import argrelextrema
 
-from invnet.figures.fig5 import count_local_minima, horizons_with, landscape, select_example, with_horizon
+from invnet.figures.example_problem import select_example
+from invnet.figures.landscape import count_local_minima, horizons_with, landscape_along, with_horizon
 from invnet.problems.ks import KuramotoSivashinsky
 from invnet.seeding import numpy_rng
+from invnet.solvers import solver_set
+
+SOLVERS = solver_set(["bfgs", "gd", "jpo"])
 
 
 @pytest.mark.parametrize("k", [1, 3, 10])
@@ -33,7 +38,7 @@ def test_landscape_equals_the_point_by_point_loss():
     fam = KuramotoSivashinsky(horizon=5.0)
     pset = fam.sample(2, numpy_rng(3, "test"))
     beta1 = np.linspace(-1.0, 1.0, 11)
-    got = landscape(fam, pset.x_true, pset.gamma, beta1, pset.y_target)
+    got = landscape_along(fam, pset.x_true, pset.gamma, pset.y_target, beta1)
     assert got.shape == (2, 11)
     for i in range(2):
         for j in (0, 4, 10):
@@ -54,7 +59,7 @@ def test_landscape_without_target_vanishes_at_the_truth_and_follows_the_horizon(
     assert {k: v for k, v in short.params.items() if k != "horizon"} == {
         k: v for k, v in fam.params.items() if k != "horizon"
     }
-    loss = landscape(short, x_true, pset.gamma, beta1)[0]
+    loss = landscape_along(short, x_true, pset.gamma, None, beta1)[0]
     assert loss[5] < 1e-28 and np.all(np.delete(loss, 5) > 1e-6)  # round-off of the batch only
 
 
@@ -62,5 +67,6 @@ def test_horizons_and_example_selection():
     assert horizons_with(20.0) == [5.0, 10.0, 20.0, 40.0]
     assert horizons_with(30.0, (5.0, 40.0)) == [5.0, 30.0, 40.0]
     losses = {"bfgs": np.array([1.0, np.nan, 4.0, 2.0]), "jpo": np.array([1.0, 0.1, 1.0, 0.5])}
-    assert select_example(losses) == (2, "largest finite L_BFGS / L_JPO")  # NaN is skipped
-    assert select_example({"bfgs": np.ones(3)})[0] == 0
+    assert select_example(losses, SOLVERS) == (2, "largest finite L_BFGS / L_JPO")  # NaN is skipped
+    assert select_example({"bfgs": np.ones(3)}, SOLVERS)[0] == 0
+    assert select_example(losses, solver_set(["bfgs", "gd"]))[0] == 0  # no primary method configured

@@ -1,10 +1,14 @@
-"""Bring your own inverse problem: a family defined here, in the test module, outside the package,
-runs through the whole study (data, every solver, aggregate, Table 2, every generic figure) by
-naming it in a config by import path. Nothing under src/ or workflow/ is touched."""
+"""Bring your own study: a family, a solver, a figure and a table written outside the package
+(tests/outside/mylab, copied to a temporary folder outside the repository) run through the whole
+study by naming them in a config by import path (``family:`` and ``plugins:``). Nothing under
+src/ or workflow/ is touched. The family also honours the contract every family meets."""
 
 from __future__ import annotations
 
+import importlib
 import math
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,89 +17,110 @@ import pytest
 import torch
 import yaml
 
-from invnet.figures import figures
-from invnet.problems import ProblemFamily, ProblemSet
-from invnet.spec import ParamSpec
-from invnet.solvers import solvers
+from family_contract import CHECKS, check_precisions_and_device
+from helpers import copy_workflow, plan_of, smoke_config, snakemake
 
-from test_family_contract import CHECKS, check_precisions_and_device
-from test_workflow import _copy_workflow, _expected_outputs, _snakemake
-
-HERE = Path(__file__).resolve().parent
+OUTSIDE = Path(__file__).resolve().parent / "outside"
+PLUGINS = ["mylab.solvers:HeavyBall", "mylab.figures:FIGURE", "mylab.tables:TABLE"]
+FAMILY = "mylab.problems:NoisyQuadratic"
 
 
-class NoisyQuadratic(ProblemFamily):
-    """y(x) = (x, w·sin(k·x)): a quadratic bowl in x with a wiggle of frequency k in the loss,
-    so gradient methods from x0 meet local minima; one unknown x."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The plug-in package in a folder outside the repository, importable from there."""
+    root = tmp_path_factory.mktemp("outside")
+    shutil.copytree(OUTSIDE / "mylab", root / "mylab", ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    yield root
+    sys.path.remove(str(root))
+    from invnet import registry
 
-    name = "noisy_quadratic"
-    label = "Noisy quadratic"
-    param_names = ("x",)
-    noise_free = {"noise": 0.0}
-    params_spec = {
-        "wiggle": ParamSpec(0.5, float, minimum=0.0, doc="amplitude w of the sine component"),
-        "frequency": ParamSpec(6.0, float, positive=True, doc="frequency k of the sine component"),
-        "noise": ParamSpec(0.05, float, minimum=0.0, doc="std of the Gaussian noise on y*"),
-        "prior": ParamSpec([-2.0, 2.0], float, length=2, doc="uniform prior of x"),
-        "x0": ParamSpec([0.0], float, length=1, doc="shared initial guess"),
-        "bounds": ParamSpec([[-3.0, 3.0]], float, length=1, doc="box for L-BFGS-B and networks"),
-    }
-
-    def forward(self, x: torch.Tensor, gamma: torch.Tensor | None = None) -> torch.Tensor:
-        p = self.params
-        return torch.stack([x[:, 0], p["wiggle"] * torch.sin(p["frequency"] * x[:, 0])], dim=1)
-
-    def loss(self, y: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
-        return ((y - y_target) ** 2).sum(dim=1)
-
-    def sample(self, n: int, rng: np.random.Generator) -> ProblemSet:
-        x = rng.uniform(*self.params["prior"], size=(n, 1))
-        y = self.forward(torch.as_tensor(x)).numpy()
-        return ProblemSet(y + self.params["noise"] * rng.standard_normal(y.shape), x)
+    for kind in registry._PLUGINS.values():  # unregister them: the other tests see the package only
+        for name in [n for n, obj in kind.items() if getattr(obj, "__module__", "").startswith("mylab")
+                     or getattr(getattr(obj, "render", getattr(obj, "plot", None)), "__module__", "").startswith("mylab")]:
+            del kind[name]
+    for name in [m for m in sys.modules if m == "mylab" or m.startswith("mylab.")]:
+        del sys.modules[name]
 
 
-PATH = f"{Path(__file__).stem}:NoisyQuadratic"
+def _family(lab):
+    return importlib.import_module("mylab.problems").NoisyQuadratic
+
+
+def study_config() -> dict:
+    """Every registered solver, the plug-in solver, one n, two seeds (for the spread)."""
+    from invnet.solvers import solvers
+
+    config = smoke_config()
+    every = {name: dict(s) for name, s in config["experiments"]["wavepacket"]["solvers"].items()}
+    for name, cls in solvers().items():
+        if name not in every:  # keep first-order budgets smoke-sized
+            every[name] = {"steps": 50} if "steps" in cls.settings_spec else {}
+    every["heavy_ball"] = {"steps": 30, "lr": 0.02}
+    config["plugins"] = PLUGINS
+    config["experiments"] = {"quad": {"family": FAMILY, "label": "Noisy quadratic", "n": [4], "seeds": [0, 1],
+                                      "n_test": 4, "solvers": every}}
+    return config
 
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
-def test_plugin_family_honours_the_contract(check):
-    CHECKS[check](NoisyQuadratic)
+def test_plugin_family_honours_the_contract(lab, check):
+    CHECKS[check](_family(lab))
 
 
-def test_plugin_family_precisions():
-    check_precisions_and_device(NoisyQuadratic, "cpu")
+def test_plugin_family_precisions(lab):
+    check_precisions_and_device(_family(lab), "cpu")
 
 
-def test_plugin_forward_against_numpy():
-    fam = NoisyQuadratic()
+def test_plugin_forward_against_numpy(lab):
+    fam = _family(lab)()
     x = np.linspace(-2, 2, 7)[:, None]
     ref = np.stack([x[:, 0], 0.5 * np.sin(6.0 * x[:, 0])], axis=1)
     np.testing.assert_allclose(fam.forward(torch.as_tensor(x)).numpy(), ref, rtol=0, atol=1e-15)
     assert math.isclose(float(fam.loss(torch.zeros(1, 2), torch.ones(1, 2))), 2.0)
 
 
-@pytest.mark.slow
-def test_plugin_family_runs_the_whole_study(tmp_path):
-    work = _copy_workflow(tmp_path / "wf")
-    config = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
-    every_solver = {name: dict(settings) for name, settings in config["experiments"]["wavepacket"]["solvers"].items()}
-    missing = set(solvers()) - set(every_solver)
-    every_solver.update({name: {} for name in missing})
-    for name in missing:  # keep first-order budgets smoke-sized
-        if "steps" in solvers()[name].settings_spec:
-            every_solver[name] = {"steps": 50}
-    # one n (several n go through the same rules in the smoke DAG test), two seeds for the spread
-    config["experiments"] = {
-        "quad": {"family": PATH, "label": "Noisy quadratic", "n": [4], "seeds": [0, 1], "n_test": 4, "solvers": every_solver}
-    }
-    (work / "config" / "plugin.yaml").write_text(yaml.safe_dump(config))
+def test_the_plan_schedules_every_plugin_kind(lab):
+    """In-process: the plug-in family's problem sets, the plug-in solver's runs, the plug-in
+    table and figure, and every generic figure for the outside family, none of the family-specific."""
+    from invnet.figures import figures
 
-    run = _snakemake(work, "--cores", "2", "--configfile", "config/plugin.yaml", timeout=900, pythonpath=HERE)
+    plan = plan_of(study_config())
+    solve = {j.wildcards["solver"] for j in plan.rule_jobs("solve")}
+    assert "heavy_ball" in solve and len(plan.rule_jobs("generate_data")) == 2
+    assert plan.job("make_table", {"table": "lab_median_loss"}).outputs["md"] == "results/tables/lab_median_loss.md"
+    drawn = {j.wildcards["figure"] for j in plan.rule_jobs("plot_experiment_figure")}
+    generic = {name for name, spec in figures().items() if spec.per_experiment and spec.families is None}
+    assert "lab_loss_ranking" in generic and drawn == generic
+    assert {"lab_median_loss", "lab_loss_ranking"} <= set(plan.named_targets())
+    info = plan.experiments["quad"].solvers["heavy_ball"]
+    assert info.label == "Heavy ball" and info.from_x0 and not info.network
+
+
+def test_a_bad_plugin_path_is_one_line_naming_it(lab):
+    from invnet.config import InvalidConfig, resolve_config
+
+    for bad, needle in (("mylab.solvers:Nothing", "has no attribute 'Nothing'"),
+                        ("mylab.nowhere:X", "cannot import module 'mylab.nowhere'"),
+                        ("mylab.tables:render", "is not a family or solver class")):
+        with pytest.raises(InvalidConfig) as err:
+            resolve_config({**study_config(), "plugins": [bad]}, check_cuda=False)
+        assert len(err.value.lines) == 1 and err.value.lines[0].startswith("plugins[0]") and needle in str(err.value)
+
+
+@pytest.mark.slow
+def test_plugins_run_the_whole_study(lab, tmp_path):
+    work = copy_workflow(tmp_path / "wf")
+    config = study_config()
+    (work / "config" / "plugin.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake(work, "--cores", "2", "--configfile", "config/plugin.yaml", timeout=900, pythonpath=lab)
     assert run.returncode == 0, run.stderr[-5000:]
-    expected = _expected_outputs(config, {})
-    assert any(p.startswith("results/figures/quad/") for p in expected)
-    missing_files = [p for p in expected if not (work / p).is_file()]
-    assert not missing_files, missing_files
+    plan = plan_of(config)
+    missing = [p for j in plan.jobs for p in j.output_files if not (work / p).is_file()]
+    assert not missing, missing
+    from invnet.figures import figures
+
     for name, spec in figures().items():  # every generic figure, none of the family-specific ones
         for ext in ("pdf", "png"):
             assert (work / f"results/figures/quad/{name}.{ext}").is_file() == (
@@ -103,8 +128,15 @@ def test_plugin_family_runs_the_whole_study(tmp_path):
             ), name
     table = pd.read_csv(work / "results" / "tables" / "table2.csv")
     assert set(table["experiment"]) == {"quad"}
-    assert set(table["solver"]) == set(every_solver) - {"bfgs"}
+    assert set(table["solver"]) == set(config["experiments"]["quad"]["solvers"]) - {"bfgs"}
     assert set(table["n"]) == {4}
     assert table["n_seeds"].eq(2).all()
     md = (work / "results" / "tables" / "table2.md").read_text()
-    assert "Noisy quadratic" in md  # the experiment's label names it in the tables
+    assert "Noisy quadratic" in md and "Heavy ball" in md  # labels name the experiment and the plug-in solver
+    # the plug-in table: the median loss of every method, recomputed here from the fractions
+    mine = pd.read_csv(work / "results" / "tables" / "lab_median_loss.csv").set_index(["solver", "n"])
+    frac = pd.read_csv(work / "results" / "aggregate" / "quad" / "fractions.csv")
+    expected = frac.groupby(["solver", "n"])["median_loss"].mean()
+    assert set(mine.index) == set(expected.index)
+    for key, value in expected.items():
+        assert mine.loc[key, "median_loss_mean"] == pytest.approx(value, rel=1e-12), key

@@ -1,9 +1,10 @@
-"""Reliability under real use (issue 11): a deleted artifact is rebuilt, the thread count is
-part of what a run depends on, a hard kill is recovered as the README says, non-finite losses
-are failures (never a win, loss or tie) and every figure renders without them.
+"""Reliability under real use (issue 11): a deleted artifact is rebuilt, a hard kill is
+recovered as the README says, non-finite losses are failures (never a win, loss or tie) and
+every figure renders without them. (That the thread count is part of what a run depends on is
+tests/test_plan.py.)
 
-The workflow tests run Snakemake in temporary copies of the workflow (tests/test_workflow.py
-helpers) on a tiny config of the wave-packet experiment (8 problems, one seed, BFGS and JPO).
+The workflow tests (slow tier) run Snakemake in temporary copies of the workflow on a tiny
+config of the wave-packet experiment (8 problems, one seed, BFGS and JPO).
 """
 
 from __future__ import annotations
@@ -15,27 +16,15 @@ import subprocess
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from test_workflow import BIN, SNAKEMAKE, _copy_workflow, _snakemake
+from helpers import BIN, SNAKEMAKE, copy_workflow, numeric_datasets, snakemake, tiny_wavepacket
 
-TINY = {
-    "history_points": 20,
-    "experiments": {
-        "wavepacket": {
-            "family": "wavepacket",
-            "n": [8],
-            "seeds": [0],
-            "n_test": 4,
-            # JPO long enough (a few seconds) for the kill test to catch it mid-run
-            "solvers": {"bfgs": {"maxiter": 20}, "jpo": {"hidden": [8], "steps": 1500}},
-        }
-    },
-}
+# JPO long enough (a few seconds) for the kill test to catch it mid-run
+TINY = tiny_wavepacket({"bfgs": {"maxiter": 20}, "jpo": {"hidden": [8], "steps": 1500}})
 RUN = "results/runs/wavepacket/{solver}/n8/seed0.h5"
 
 
@@ -50,43 +39,25 @@ TARGETS = ("table2", "fig3")  # what the tests build: enough downstream of every
 
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
     """Snakemake with the tiny config; targets go before --configfile (README)."""
-    return _snakemake(root, *args, "--configfile", "tiny.yaml")
+    return snakemake(root, *args, "--configfile", "tiny.yaml")
 
 
 def _numeric(root: Path) -> dict[str, np.ndarray]:
     """Every numeric dataset of every data and run artifact under ``root/results``."""
-    out = {}
-    for path in sorted((root / "results").glob("*/wavepacket/**/*.h5")):
-        if path.name.startswith("."):
-            continue
-        with h5py.File(path, "r") as f:
-            for name, obj in f.items():
-                if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiub":
-                    out[f"{path.relative_to(root)}:{name}"] = obj[()]
-    return out
+    return numeric_datasets(root, "*/wavepacket/**/*.h5")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The tiny workflow, run to completion once."""
-    root = _copy_workflow(tmp_path_factory.mktemp("reliability"))
+    root = copy_workflow(tmp_path_factory.mktemp("reliability"))
     _write_config(root)
     proc = _run(root, *TARGETS, "--cores", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return root
 
 
-def test_thread_change_schedules_the_runs(built):
-    """JPO's reductions may depend on the torch thread count (machine- and build-specific):
-    changing `threads` must rerun the solve jobs (it is a job parameter); on main it scheduled
-    nothing."""
-    proc = _run(built, *TARGETS, "-n", "--config", "threads=2")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = proc.stdout + proc.stderr
-    assert "rule solve:" in out and "params" in out.lower()
-    assert out.count("rule solve:") == 2  # bfgs and jpo
-
-
+@pytest.mark.slow
 def test_deleted_run_is_rebuilt_with_everything_downstream(built):
     """`rm -rf results/runs/wavepacket/jpo` then the same command: the run is rebuilt and the
     aggregate, tables and figures reading it are redone (on main: "Nothing to be done")."""
@@ -113,11 +84,12 @@ def test_deleted_run_is_rebuilt_with_everything_downstream(built):
     assert "rule generate_data:" in proc.stdout and proc.stdout.count("rule solve:") == 2
 
 
+@pytest.mark.slow
 def test_hard_kill_recovers_as_the_readme_says(built, tmp_path):
     """SIGKILL the Snakemake process group while JPO runs, then follow the README: the same
     command refuses (the lock of the killed run), `snakemake --unlock`, the same command again.
     Every numeric dataset equals the uninterrupted run's, bit for bit."""
-    root = _copy_workflow(tmp_path / "killed")
+    root = copy_workflow(tmp_path / "killed")
     _write_config(root)
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     log = root / "logs/solve/wavepacket/jpo/n8/seed0.log"
@@ -161,8 +133,10 @@ def test_nonfinite_losses_are_failures_in_tables_and_figures(tmp_path):
     from invnet.analysis import aggregate
     from invnet.artifacts import STATUS_NAN, read_h5
     from invnet.figures import FigureInputs, figures
-    from invnet.pipeline import generate_data, run_solver
-    from invnet.tables import write_csv, write_table2
+    from helpers import generate_data, run_solver
+    from invnet.tables import TableInputs, write_table
+    from invnet.tables import tables as table_specs
+    from invnet.tables.render import write_csv
 
     config = {
         "history_points": 20,
@@ -185,7 +159,10 @@ def test_nonfinite_losses_are_failures_in_tables_and_figures(tmp_path):
     arrays, _ = read_h5(tmp_path / "bfgs0.h5", "run")
     assert np.isnan(arrays["loss"]).all() and (arrays["problem_status"] == STATUS_NAN).all()
 
-    frames = aggregate(runs, data)
+    from invnet.solvers import solver_set
+
+    solvers = solver_set(["bfgs", "bfgs_multistart", "jpo"], {"bfgs_multistart": {"starts": 2, "budget": [1, 2]}})
+    frames = aggregate(runs, data, solvers)
     frac = frames["fractions"].set_index(["solver", "seed"])
     assert (frames["outcomes"].query("solver == 'jpo'")["outcome"] == "bfgs_failed").all()
     for seed in (0, 1):
@@ -193,7 +170,10 @@ def test_nonfinite_losses_are_failures_in_tables_and_figures(tmp_path):
         assert frac.loc[("jpo", seed), "n_compared"] == 0
         assert frac.loc[("bfgs", seed), "failed"] == 8
         assert frac.loc[("jpo", seed), "bfgs_failed"] == 8
-    table = write_table2([frames["fractions"]], tmp_path / "t2.csv", tmp_path / "t2.tex", tmp_path / "t2.md", rtol=1e-3)
+    rendered = table_specs()["table2"].render(TableInputs(["wavepacket"], {}, {"fractions": frames["fractions"]}, solvers,
+                                                     {"compare_rtol": 1e-3}))
+    write_table(rendered, tmp_path / "t2.csv", tmp_path / "t2.tex", tmp_path / "t2.md")
+    table = rendered.numeric
     jpo = table[table["solver"] == "jpo"].iloc[0]
     assert np.isnan(jpo["beat_mean"]) and jpo["bfgs_failed_total"] == 16 and jpo["failed_total"] == 0
     md = (tmp_path / "t2.md").read_text()
@@ -203,21 +183,33 @@ def test_nonfinite_losses_are_failures_in_tables_and_figures(tmp_path):
     for name, frame in frames.items():
         write_csv(frame, tmp_path / f"{name}.csv")
         tables[name] = [tmp_path / f"{name}.csv"]
+    from matplotlib.text import Text
+
+    from invnet.figures import PanelInputs
+    from invnet.solvers import solver_set
+
+    configured = config["experiments"]["wavepacket"]["solvers"]
+    figure_solvers = solver_set(configured, configured)
     spec = figures()["fig3"]
-    spec.panels(data[0], {s: tmp_path / f"{s}0.h5" for s in ("bfgs", "bfgs_multistart", "jpo")}, tmp_path / "p.h5")
+    spec.panels(PanelInputs("wavepacket", data[0], {s: tmp_path / f"{s}0.h5" for s in configured}, figure_solvers),
+                tmp_path / "p.h5")
     for name in ("fig3", "scatter", "beat_fraction", "budget"):
         spec = figures()[name]
         inputs = FigureInputs.load(["wavepacket"], {"wavepacket": "Wave packet"}, {"wavepacket": "wavepacket"},
                                    {t: tables[t] for t in spec.reads},
-                                   {"wavepacket": str(tmp_path / "p.h5")} if spec.panels else {})
-        spec.plot(inputs, tmp_path / f"{name}.pdf", tmp_path / f"{name}.png")
+                                   {"wavepacket": str(tmp_path / "p.h5")} if spec.panels else {}, figure_solvers)
+        fig = spec.plot(inputs, tmp_path / f"{name}.pdf", tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
+        texts = [t.get_text() for t in fig.findobj(Text)]
+        assert any("left out" in t for t in texts), (name, texts)  # says how many it left out
 
 
 def test_failed_note_counts_failed_problems():
-    from invnet.figures.notes import failed_counts, failed_note
+    from invnet.figures.failures import failed_counts, failed_note
+    from invnet.solvers import solver_set
 
+    solvers = solver_set(["bfgs", "jpo"])
     frac = pd.DataFrame({"experiment": "e", "solver": ["bfgs", "bfgs", "jpo"], "n": 8, "seed": [0, 1, 0],
                          "failed": [2, 3, 0], "n_problems": 8})
-    assert failed_counts(frac, "e") == {"bfgs": (5, 16)}
-    assert "BFGS 5/16" in failed_note(frac, "e") and failed_note(frac, "other") == ""
+    assert failed_counts(frac, "e", solvers=solvers) == {"bfgs": (5, 16)}
+    assert "BFGS 5/16" in failed_note(frac, "e", solvers) and failed_note(frac, "other", solvers) == ""

@@ -6,44 +6,48 @@ import torch
 
 from invnet.problems import make_family
 from invnet.seeding import numpy_rng, torch_generator
-from invnet.solvers import SolveContext, get_solver, solvers
+from invnet.solvers import SolveProblem, build_solver, get_solver, solve, solvers
 from invnet.solvers.network_training import _voting_hook
 from invnet.solvers.networks import ParameterNet
 
-from test_wavepacket import numpy_loss_and_grad
+from references import numpy_loss_and_grad
 
 
-def _ctx(solver, n=12, seed=0, **settings):
+def _problem(n=12, seed=0, test=True) -> SolveProblem:
+    """A wave-packet problem set (and test set) as the solve job builds it."""
     fam = make_family("wavepacket")
     train = fam.sample(n, numpy_rng(seed, "train"))
-    test = fam.sample(5, numpy_rng(seed, "test"))
-    cls = solvers()[solver]
-    return fam, SolveContext(fam, train, cls.resolve_settings("wavepacket", settings), seed, test=test)
+    test_set = fam.sample(5, numpy_rng(seed, "test")) if test else None
+    return SolveProblem(fam, train, test=test_set, seed=seed)
+
+
+def _solve(solver, n=12, seed=0, **settings):
+    problem = _problem(n, seed)
+    return problem, solve(build_solver(solver, settings), problem)
 
 
 def test_gd_equals_a_numpy_gradient_descent_loop():
-    fam, ctx = _ctx("gd", lr=0.02, steps=40)
-    res = get_solver("gd").solve(ctx)
+    problem, res = _solve("gd", lr=0.02, steps=40)
+    fam = problem.family
     x = np.broadcast_to(fam.x0, (12, 2)).copy()
     t = np.linspace(0, 1, 256)
     for _ in range(40):
-        _, g = numpy_loss_and_grad(x, ctx.train.y_target, t, 0.1, 10.0)
+        _, g = numpy_loss_and_grad(x, problem.train.y_target, t, 0.1, 10.0)
         x = x - 0.02 * g
     np.testing.assert_allclose(res.x, x, rtol=1e-10, atol=1e-12)
-    f_ref, _ = numpy_loss_and_grad(x, ctx.train.y_target, t, 0.1, 10.0)
+    f_ref, _ = numpy_loss_and_grad(x, problem.train.y_target, t, 0.1, 10.0)
     np.testing.assert_allclose(res.loss, f_ref, rtol=1e-10)
     assert np.all(res.evaluations == 41) and res.history_step[-1] == 40
 
 
 def test_per_problem_solvers_treat_problems_independently():
     """Solving a subset gives the same answers as solving the whole set (no coupling)."""
-    for solver in ("gd", "adam"):
-        fam, ctx = _ctx(solver, steps=25)
-        full = get_solver(solver).solve(ctx)
-        sub = SolveContext(
-            fam, type(ctx.train)(ctx.train.y_target[3:6], ctx.train.x_true[3:6]), ctx.settings, 0
-        )
-        part = get_solver(solver).solve(sub)
+    for name in ("gd", "adam"):
+        problem = _problem()
+        solver = build_solver(name, {"steps": 25})
+        full = solve(solver, problem)
+        sub = SolveProblem(problem.family, type(problem.train)(problem.train.y_target[3:6], problem.train.x_true[3:6]))
+        part = solve(solver, sub)
         np.testing.assert_allclose(part.x, full.x[3:6], rtol=1e-12, atol=1e-14)
 
 
@@ -56,23 +60,19 @@ def test_network_predicts_x0_at_initialisation():
 
 
 def test_jpo_starts_at_the_classical_starting_loss():
-    fam, ctx = _ctx("jpo", steps=5, hidden=[16])
-    res = get_solver("jpo").solve(ctx)
-    gd_fam, gd_ctx = _ctx("gd", steps=1, lr=1e-12)
-    gd = get_solver("gd").solve(gd_ctx)
+    _, res = _solve("jpo", steps=5, hidden=[16])
+    _, gd = _solve("gd", steps=1, lr=1e-12)
     assert res.history_step[0] == 0
     assert res.loss_history[0] == pytest.approx(gd.loss_history[0], rel=1e-12)
     assert res.extras["test_x"].shape == (5, 2)
 
 
 def test_jpo_and_supervised_reduce_their_losses():
-    fam, ctx = _ctx("jpo", n=32, steps=300, lr=3e-3)
-    jpo = get_solver("jpo").solve(ctx)
+    _, jpo = _solve("jpo", n=32, steps=300, lr=3e-3)
     assert jpo.loss_history[-1] < 0.8 * jpo.loss_history[0]
-    fam, ctx = _ctx("supervised", n=32, steps=300, lr=3e-3)
-    sup = get_solver("supervised").solve(ctx)
-    x_err = np.abs(sup.x - ctx.train.x_true).mean()
-    x0_err = np.abs(fam.x0 - ctx.train.x_true).mean()
+    problem, sup = _solve("supervised", n=32, steps=300, lr=3e-3)
+    x_err = np.abs(sup.x - problem.train.x_true).mean()
+    x0_err = np.abs(problem.family.x0 - problem.train.x_true).mean()
     assert x_err < 0.5 * x0_err
     assert np.all(sup.evaluations == 1)  # supervised never trains through F
 
@@ -100,5 +100,5 @@ def test_unknown_solver_and_bad_settings_name_the_key():
         solvers()["jpo"].resolve_settings("wavepacket", {"activation": "swish"})
     with pytest.raises(ConfigError, match=r"solvers\.gd\.steps.*must be > 0"):
         solvers()["gd"].resolve_settings("wavepacket", {"steps": -3})
-    with pytest.raises(ConfigError, match=r"solvers\.gd\.momentum.*unknown key; allowed: history_points, lr, steps"):
+    with pytest.raises(ConfigError, match=r"solvers\.gd\.momentum.*unknown key; allowed: label, lr, method, steps"):
         solvers()["gd"].resolve_settings("wavepacket", {"momentum": 0.9})

@@ -43,11 +43,10 @@ import pandas as pd
 
 from .artifacts import STATUS_OK, read_h5
 from .errors import ArtifactError
-from .solvers import solvers
+from .solver_info import SolverSet
 
 log = logging.getLogger("invnet.analysis")
 
-BASELINE = "bfgs"
 OUTCOMES = ("beat", "tie", "lose")
 FAILED = ("failed", "bfgs_failed")  # outcomes that are none of OUTCOMES (a non-finite loss)
 RUN_KEYS = ["experiment", "solver", "n", "seed"]
@@ -55,41 +54,31 @@ SUMMARY_QUANTITIES = (
     "beat", "tie", "lose", "failed", "bfgs_failed", "mean_loss", "median_loss", "wall_time_s", "mean_evaluations", "mean_total_evaluations",
 )
 BUDGET_KEYS = ["experiment", "solver", "n", "seed", "starts"]
+# The frames `aggregate` writes for every experiment (results/aggregate/{experiment}/{name}.csv):
+# the one list the workflow's outputs, the figures' `reads` and the tables' `reads` refer to.
+AGGREGATE_TABLES = ("outcomes", "fractions", "summary", "history", "test", "budget")
 
 
-def solver_order() -> list[str]:
-    """Registered solvers in table order (each solver's ``order``)."""
-    return list(solvers())
-
-
-def ordered_solvers(values: Iterable[str]) -> list[str]:
-    """The distinct solvers of ``values`` in table order, unregistered ones last (sorted)."""
-    return _order(values, solver_order())
-
-
-def solver_label(solver: str) -> str:
-    """A solver's name in tables and legends (its ``label``), the config name if unregistered."""
-    cls = solvers().get(solver)
-    return cls.display_name() if cls is not None else solver
-
-
-def _order(values: Iterable[str], order: Sequence[str]) -> list[str]:
-    values = list(dict.fromkeys(values))
-    return [v for v in order if v in values] + sorted(v for v in values if v not in order)
+def _baseline(solvers: SolverSet) -> str:
+    if solvers.baseline is None:
+        raise ValueError(f"no baseline among the solvers {list(solvers)}")
+    return solvers.baseline
 
 
 def sort_frame(
-    df: pd.DataFrame, extra: Sequence[str] = (), experiments: Sequence[str] = ()
+    df: pd.DataFrame, extra: Sequence[str] = (), experiments: Sequence[str] = (),
+    solvers: SolverSet | None = None,
 ) -> pd.DataFrame:
     """Sort by experiment (``experiments`` order, then first appearance) and solver (table
-    order), then by n, seed and ``extra``."""
+    order of ``solvers``, unknown names last), then by n, seed and ``extra``."""
     keys = [k for k in ["experiment", "solver", "n", "seed", *extra] if k in df.columns]
     if df.empty or not keys:
         return df.reset_index(drop=True)
+    solvers = solvers if solvers is not None else SolverSet()
 
     def rank(col: pd.Series) -> pd.Series:
         if col.name == "solver":
-            order = _order(col, solver_order())
+            order = solvers.order(col)
         elif col.name == "experiment":
             order = [e for e in experiments if e in set(col)] + [
                 e for e in dict.fromkeys(col) if e not in set(experiments)
@@ -281,15 +270,17 @@ def load_runs(
 # ------------------------------------------------------------------------------ frames
 
 
-def with_outcomes(problems: pd.DataFrame, rtol: float = 1e-3) -> pd.DataFrame:
-    """Add ``loss_bfgs`` (same experiment, n, seed, problem) and ``outcome`` to a problem frame.
+def with_outcomes(problems: pd.DataFrame, solvers: SolverSet, rtol: float = 1e-3) -> pd.DataFrame:
+    """Add ``loss_bfgs`` (the baseline's loss on the same experiment, n, seed, problem) and
+    ``outcome`` to a problem frame.
 
-    Raises ArtifactError if a (experiment, n, seed) has runs but no BFGS run.
+    Raises ArtifactError if a (experiment, n, seed) has runs but no baseline run.
     """
+    baseline_name = _baseline(solvers)
     keys = ["experiment", "n", "seed", "problem"]
     if "status" not in problems:
         problems = problems.assign(status=np.where(np.isfinite(problems["loss"]), STATUS_OK, -1))
-    base = problems.loc[problems["solver"] == BASELINE, keys + ["loss", "status"]]
+    base = problems.loc[problems["solver"] == baseline_name, keys + ["loss", "status"]]
     base = base.rename(columns={"loss": "loss_bfgs", "status": "status_bfgs"})
     merged = problems.merge(base, on=keys, how="left", validate="many_to_one", indicator=True)
     missing = (merged.pop("_merge") == "left_only").to_numpy()
@@ -301,29 +292,30 @@ def with_outcomes(problems: pd.DataFrame, rtol: float = 1e-3) -> pd.DataFrame:
     outcome = compare(merged["loss"].to_numpy(), merged["loss_bfgs"].to_numpy(), rtol)
     outcome[(merged["status_bfgs"] != STATUS_OK).to_numpy()] = "bfgs_failed"
     outcome[(merged["status"] != STATUS_OK).to_numpy()] = "failed"
-    baseline = merged["solver"].to_numpy() == BASELINE
+    baseline = merged["solver"].to_numpy() == baseline_name
     outcome[baseline & (outcome != "failed")] = None  # BFGS rows: only whether it failed
     cols = [c for c in merged.columns if c not in ("loss_bfgs",)]
     at = cols.index("loss") + 1
     merged = merged[cols[:at] + ["loss_bfgs"] + cols[at:]]
     merged.insert(at + 1, "outcome", outcome)
-    return sort_frame(merged, ["problem"])
+    return sort_frame(merged, ["problem"], solvers=solvers)
 
 
-def fractions(outcomes: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+def fractions(outcomes: pd.DataFrame, solvers: SolverSet, runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per run (experiment, solver, n, seed): fractions beat/tie/lose, loss statistics, cost."""
+    baseline_name = _baseline(solvers)
     rows = []
     for key, grp in outcomes.groupby(RUN_KEYS, sort=False):
         row = dict(zip(RUN_KEYS, key))
         outcome = grp["outcome"]
-        if row["solver"] == BASELINE:
+        if row["solver"] == baseline_name:
             row.update({k: np.nan for k in OUTCOMES})
         else:
             row.update(outcome_fractions(outcome))
         row["failed"] = int((grp["status"] != STATUS_OK).sum())
         row["bfgs_failed"] = int((grp["status_bfgs"] != STATUS_OK).sum())
         row["n_problems"] = len(grp)
-        row["n_compared"] = int(outcome.isin(OUTCOMES).sum()) if row["solver"] != BASELINE else 0
+        row["n_compared"] = int(outcome.isin(OUTCOMES).sum()) if row["solver"] != baseline_name else 0
         finite = grp["loss"].to_numpy(dtype=np.float64)
         finite = finite[(grp["status"] == STATUS_OK).to_numpy() & np.isfinite(finite)]
         base = grp["loss_bfgs"].to_numpy(dtype=np.float64)
@@ -339,26 +331,26 @@ def fractions(outcomes: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
     )
     if runs is not None and not runs.empty:
         out = out.merge(runs, on=RUN_KEYS, how="left")
-        out["mean_total_evaluations"] = _total_evaluations(out)
-    return sort_frame(out)
+        out["mean_total_evaluations"] = _total_evaluations(out, solvers)
+    return sort_frame(out, solvers=solvers)
 
 
-def _total_evaluations(frac: pd.DataFrame) -> np.ndarray:
-    """Evaluations per problem including the run a refinement starts from (``Solver.needs``):
+def _total_evaluations(frac: pd.DataFrame, solvers: SolverSet) -> np.ndarray:
+    """Evaluations per problem including the run a refinement starts from (``start_from``):
     JPO + BFGS costs JPO's evaluations plus its own BFGS evaluations."""
     own = frac.set_index(RUN_KEYS)["mean_evaluations"]
-    registered = solvers()
     total = []
     for rec in frac.to_dict("records"):
-        value, solver = rec["mean_evaluations"], rec["solver"]
-        while solver in registered and registered[solver].needs is not None:
-            solver = registered[solver].needs
+        value = rec["mean_evaluations"]
+        for solver in solvers.chain(rec["solver"])[1:]:
             value += own.get((rec["experiment"], solver, rec["n"], rec["seed"]), np.nan)
         total.append(value)
     return np.asarray(total, dtype=np.float64)
 
 
-def summarize(frac: pd.DataFrame, quantities: Sequence[str] = SUMMARY_QUANTITIES) -> pd.DataFrame:
+def summarize(
+    frac: pd.DataFrame, quantities: Sequence[str] = SUMMARY_QUANTITIES, solvers: SolverSet | None = None
+) -> pd.DataFrame:
     """Per (experiment, solver, n): <q>_mean, <q>_std (ddof=1), <q>_min, <q>_max over seeds."""
     keys = ["experiment", "solver", "n"]
     quantities = [q for q in quantities if q in frac.columns]
@@ -372,23 +364,23 @@ def summarize(frac: pd.DataFrame, quantities: Sequence[str] = SUMMARY_QUANTITIES
                 row[f"{q}_{stat}"] = spread[stat]
         rows.append(row)
     columns = keys + ["n_seeds"] + [f"{q}_{s}" for q in quantities for s in ("mean", "std", "min", "max")]
-    return sort_frame(pd.DataFrame(rows, columns=columns))
+    return sort_frame(pd.DataFrame(rows, columns=columns), solvers=solvers)
 
 
 def history_band(
-    history: pd.DataFrame, experiment: str, n: int, solvers: Sequence[str] | None = None
+    history: pd.DataFrame, experiment: str, n: int, solvers: Sequence[str]
 ) -> pd.DataFrame:
-    """Mean loss curve over seeds with spread, per solver, for one (experiment, n).
+    """Mean loss curve over seeds with spread, per solver of ``solvers`` (in that order, those
+    with a history), for one (experiment, n).
 
     Each seed's curve is held constant between its recorded steps (and after its last one:
     a finished optimiser keeps its loss), evaluated on the union of all seeds' steps, then
     reduced to mean, std (ddof=1), min and max over the seeds that have started.
     """
     sel = history[(history["experiment"] == experiment) & (history["n"] == int(n))]
-    if solvers is not None:
-        sel = sel[sel["solver"].isin(list(solvers))]
+    present = set(sel["solver"])
     out = []
-    for solver in _order(sel["solver"], solver_order()):
+    for solver in [s for s in dict.fromkeys(solvers) if s in present]:
         grp = sel[sel["solver"] == solver]
         grid = np.unique(grp["step"].to_numpy())
         curves = []
@@ -417,7 +409,9 @@ def history_band(
     return pd.concat(out, ignore_index=True)
 
 
-def budget(problems: pd.DataFrame, starts: pd.DataFrame, rtol: float = 1e-3) -> pd.DataFrame:
+def budget(
+    problems: pd.DataFrame, starts: pd.DataFrame, rtol: float = 1e-3, solvers: SolverSet | None = None
+) -> pd.DataFrame:
     """Every method against a multi-start baseline at each recorded number of starts (see the
     module docstring, frame ``budget``)."""
     columns = BUDGET_KEYS + ["classical", *OUTCOMES, *FAILED, "evaluations_classical", "evaluations_method",
@@ -439,7 +433,7 @@ def budget(problems: pd.DataFrame, starts: pd.DataFrame, rtol: float = 1e-3) -> 
         row["mean_loss_classical"] = _finite_mean(grp["loss_classical"])
         row["mean_loss_method"] = _finite_mean(grp["loss"])
         rows.append(row)
-    return sort_frame(pd.DataFrame(rows, columns=columns), ["starts"])
+    return sort_frame(pd.DataFrame(rows, columns=columns), ["starts"], solvers=solvers)
 
 
 def _finite_mean(values: Any) -> float:
@@ -449,12 +443,13 @@ def _finite_mean(values: Any) -> float:
 
 
 def aggregate(
-    run_paths: Iterable[str | PathLike], data_paths: Iterable[str | PathLike] = (), rtol: float = 1e-3
+    run_paths: Iterable[str | PathLike], data_paths: Iterable[str | PathLike], solvers: SolverSet,
+    rtol: float = 1e-3,
 ) -> dict[str, pd.DataFrame]:
-    """All frames of one experiment: outcomes, fractions, summary, history, test, budget."""
+    """Every frame of :data:`AGGREGATE_TABLES` for one experiment's runs."""
     raw = load_runs(run_paths, data_paths)
-    outcomes = with_outcomes(raw["problems"], rtol)
-    frac = fractions(outcomes, raw["runs"])
+    outcomes = with_outcomes(raw["problems"], solvers, rtol)
+    frac = fractions(outcomes, solvers, raw["runs"])
     log.info(
         "aggregated %d runs, %d problem rows (rtol=%g)", len(raw["runs"]), len(outcomes), rtol
     )
@@ -464,13 +459,16 @@ def aggregate(
         log.warning(
             "%s failed (NaN / inf loss or optimiser failure) on %d of %d problems at n=%d; they count "
             "as no win, loss or tie%s", solver, count, total, n,
-            "; every method is compared on the remaining problems only" if solver == BASELINE else "",
+            "; every method is compared on the remaining problems only" if solver == solvers.baseline else "",
         )
-    return {
+    frames = {
         "outcomes": outcomes,
         "fractions": frac,
-        "summary": summarize(frac),
-        "history": sort_frame(raw["history"], ["step"]),
-        "test": sort_frame(raw["test"], ["problem"]),
-        "budget": budget(raw["problems"], raw["starts"], rtol),
+        "summary": summarize(frac, solvers=solvers),
+        "history": sort_frame(raw["history"], ["step"], solvers=solvers),
+        "test": sort_frame(raw["test"], ["problem"], solvers=solvers),
+        "budget": budget(raw["problems"], raw["starts"], rtol, solvers),
     }
+    assert tuple(frames) == AGGREGATE_TABLES
+    return frames
+

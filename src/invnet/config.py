@@ -18,22 +18,21 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .devices import DEVICES, check_device
+from .devices import DEVICES, DTYPES, check_device
 from .errors import ConfigError
 from .problems import family_class, make_family
-from .solvers import solver_class, solvers
+from .plugins import load_plugins
+from .solvers import resolve_solvers, solvers_schema
 from .spec import REQUIRED, ParamSpec, object_schema, resolve
 from .studies import studies
 
-BASELINE = "bfgs"  # every experiment runs it: the method all others are compared with
-DTYPES = ("float64", "float32")
 
 GLOBAL_SPECS: dict[str, ParamSpec] = {
     "compare_rtol": ParamSpec(
         1e-3, float, minimum=0.0, maximum=0.5,
         doc="M beats BFGS on problem i when L_M < L_BFGS*(1-rtol), loses when L_M > L_BFGS*(1+rtol), else tie",
     ),
-    "dtype": ParamSpec("float64", str, choices=DTYPES, doc="precision of every forward process, solver, network"),
+    "dtype": ParamSpec("float64", str, choices=tuple(DTYPES), doc="precision of every forward process, solver, network"),
     "device": ParamSpec(
         "cpu", str, choices=DEVICES,
         doc="where jobs compute: cpu, cuda (refused where torch sees no GPU) or auto (cuda if present)",
@@ -81,19 +80,11 @@ class InvalidConfig(ConfigError):
 
 def config_schema(raw: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON schema of the config; experiments of ``raw`` get their family's problem schema."""
-    solver_props = {name: object_schema(cls.settings_spec, cls.__doc__ or "") for name, cls in solvers().items()}
-    solvers_schema = {
-        "type": "object",
-        "description": "solvers to run: the keys present select them; bfgs is required (the baseline)",
-        "additionalProperties": False,
-        "required": [BASELINE],
-        "properties": solver_props,
-        "dependentRequired": {n: [c.needs] for n, c in solvers().items() if c.needs},
-    }
+    solvers = solvers_schema()
 
     def experiment_schema(problem: dict[str, Any]) -> dict[str, Any]:
         out = object_schema(EXPERIMENT_SPECS, "one experiment: a family, its parameters, sizes, seeds, solvers")
-        out["properties"].update({"problem": problem, "solvers": solvers_schema})
+        out["properties"].update({"problem": problem, "solvers": solvers})
         out["required"] = [*out.get("required", []), "solvers"]
         return out
 
@@ -115,6 +106,7 @@ def config_schema(raw: dict[str, Any] | None = None) -> dict[str, Any]:
         "additionalProperties": experiment_schema({"type": "object"}),
         "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
     }
+    schema["properties"]["plugins"] = PLUGINS_SCHEMA
     schema["properties"]["studies"] = {
         "type": "object",
         "description": "studies to run (e.g. the alignment theory of Figure 2): the keys present select them",
@@ -123,6 +115,29 @@ def config_schema(raw: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     schema["required"] = ["experiments"]
     return schema
+
+
+PLUGINS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "plug-ins outside the package, each an import path package.module:Object (a family "
+    "or solver class, a FigureSpec, TableSpec or StudySpec); they register under their own name",
+    "items": {"type": "string", "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"},
+    "default": [],
+}
+
+
+def _load_plugins(raw: dict[str, Any]) -> list[str]:
+    """Import the plug-ins the config names (before the schema, which lists their settings)."""
+    paths = raw.get("plugins", [])
+    if paths is None:
+        return []
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise InvalidConfig([f"plugins: expected a list of import paths package.module:Object, got {paths!r}"[:200]])
+    try:
+        load_plugins(paths)
+    except ConfigError as err:
+        raise InvalidConfig([f"{err.key}: {err.message}"]) from None
+    return list(paths)
 
 
 def _key_path(parts: Any) -> str:
@@ -172,6 +187,7 @@ def resolve_config(raw: dict[str, Any], check_cuda: bool = True) -> dict[str, An
     """
     if not isinstance(raw, dict):
         raise InvalidConfig([f"<top level>: expected a mapping, got {type(raw).__name__}"])
+    _load_plugins(raw)
     validator = jsonschema.Draft202012Validator(config_schema(raw))
     lines: list[str] = []
     for err in sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -191,7 +207,9 @@ def resolve_config(raw: dict[str, Any], check_cuda: bool = True) -> dict[str, An
 def _resolve(raw: dict[str, Any], check_cuda: bool) -> dict[str, Any]:
     experiments = raw.pop("experiments")
     configured_studies = raw.pop("studies", None) or {}
+    plugins = raw.pop("plugins", None) or []
     out = resolve(GLOBAL_SPECS, raw, "")
+    out["plugins"] = list(plugins)
     if not out["compare_rtol"] < 1:
         raise ConfigError("compare_rtol", "must be < 1")
     if check_cuda:
@@ -218,7 +236,7 @@ def resolve_study(name: str, block: dict[str, Any] | None) -> dict[str, Any]:
 def resolve_experiment(name: str, block: dict[str, Any], history_points: int | None = None) -> dict[str, Any]:
     """One experiment block: sweep keys, the family's parameters and every solver's settings.
 
-    A solver without its own ``history_points`` takes the global one (``history_points``).
+    ``history_points`` (global) is no solver setting: the solve job passes it to the driver.
     """
     where = f"experiments.{name}"
     block = dict(block)
@@ -227,19 +245,8 @@ def resolve_experiment(name: str, block: dict[str, Any], history_points: int | N
     family = make_family(out["family"], parts["problem"], experiment=name)
     out["problem"] = family.params
     out["label"] = out["label"] or (family.display_name() if name == family.name else name)
-    configured = parts["solvers"] or {}
-    if BASELINE not in configured:
-        raise ConfigError(f"{where}.solvers", f"must include '{BASELINE}' (the baseline)")
-    out["solvers"] = {}
-    for solver, settings in configured.items():
-        cls = solver_class(solver, f"{where}.solvers")
-        if cls.needs is not None and cls.needs not in configured:
-            raise ConfigError(f"{where}.solvers.{solver}", f"starts from '{cls.needs}', which is not configured")
-        settings = dict(settings or {})
-        if history_points is not None and "history_points" in cls.settings_spec:
-            settings.setdefault("history_points", history_points)
-        out["solvers"][solver] = cls.resolve_settings(name, settings)
-        cls.check_family(out["solvers"][solver], family, f"{where}.solvers.{solver}")
+    resolved = resolve_solvers(name, parts["solvers"], family)
+    out["solvers"] = {solver: r.block for solver, r in resolved.items()}
     return out
 
 

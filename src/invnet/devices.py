@@ -1,5 +1,6 @@
-"""The compute device of a run: config key ``device`` (auto | cpu | cuda) resolved to a torch device,
-checked before any job runs, and described by name in provenance."""
+"""The compute device and precision of a run: config key ``device`` (auto | cpu | cuda) resolved to
+a torch device, checked before any job runs, and described by name in provenance; config key
+``dtype`` (float64 | float32) as a torch dtype."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from .errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
+DTYPES = {"float64": torch.float64, "float32": torch.float32}  # config key `dtype`
 
 
 def check_device(name: str, where: str = "device") -> None:

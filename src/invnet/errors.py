@@ -12,3 +12,7 @@ class ConfigError(ValueError):
 
 class ArtifactError(RuntimeError):
     """An input artifact is missing, incomplete or does not match what a job expects."""
+
+
+class FingerprintError(RuntimeError):
+    """The code a job depends on cannot be found, so its fingerprint cannot be taken."""

@@ -7,6 +7,9 @@ syntax tree without docstrings, so comments, docstrings and formatting do not re
 fingerprint as a job parameter, so editing a family reruns that experiment's data and solve jobs,
 editing a solver only its runs, editing a figure only that figure; run artifacts record the same
 value in their provenance.
+
+A module that cannot be found fails loudly (:class:`~invnet.errors.FingerprintError`): a
+fingerprint that silently hashed nothing would stop reruns without a word.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from .errors import FingerprintError
+
 PACKAGE = __name__.split(".")[0]
 ROOT = Path(__file__).resolve().parent
 
 
+@lru_cache(maxsize=None)
 def _module_file(name: str) -> Path | None:
     module = sys.modules.get(name)
     path = getattr(module, "__file__", None) if module is not None else None
@@ -46,14 +52,15 @@ def _module_name(path: Path) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _imports(path: Path, name: str) -> tuple[str, ...]:
-    """Modules of this package imported anywhere in the file ``path`` (module ``name``)."""
+def _imports(path: Path, name: str) -> tuple[tuple[str, bool], ...]:
+    """Modules of this package imported anywhere in the file ``path`` (module ``name``), each
+    with whether it must exist (``import m``, ``from m import x``: m must; ``x`` may be a name)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: list[str] = []
+    found: list[tuple[str, bool]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
+            found += [(alias.name, True) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
@@ -61,22 +68,32 @@ def _imports(path: Path, name: str) -> tuple[str, ...]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            found.append(target)
-            found += [f"{target}.{alias.name}" for alias in node.names]  # `from . import module`
-    return tuple(m for m in found if m == PACKAGE or m.startswith(PACKAGE + "."))
+            found.append((target, True))
+            found += [(f"{target}.{alias.name}", False) for alias in node.names]  # `from . import module`
+    return tuple((m, must) for m, must in found if m == PACKAGE or m.startswith(PACKAGE + "."))
 
 
 def source_files(modules: Iterable[str]) -> list[Path]:
-    """The files of ``modules`` and of every module of this package they import, transitively."""
+    """The files of ``modules`` and of every module of this package they import, transitively.
+
+    FingerprintError if one of ``modules``, or a module of this package one of them imports,
+    cannot be found (a typo in a rule, a module deleted or renamed).
+    """
     seen: dict[Path, str] = {}
-    todo = list(modules)
+    todo = [(m, True, None) for m in modules]
     while todo:
-        name = todo.pop()
+        name, must, importer = todo.pop()
         path = _module_file(name)
-        if path is None or path in seen:
+        if path is None:
+            if must:
+                where = f" (imported by {importer})" if importer else ""
+                raise FingerprintError(f"cannot fingerprint module '{name}'{where}: no such module")
+            continue
+        if path in seen:
             continue
         seen[path] = name
-        todo += [m for m in _imports(path, _module_name(path) or name) if _module_file(m) is not None]
+        own = _module_name(path) or name
+        todo += [(m, must_exist, own) for m, must_exist in _imports(path, own)]
     return sorted(seen)
 
 

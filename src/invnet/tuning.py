@@ -11,6 +11,11 @@ the fewest evaluations per problem (then grid order). Then the chosen setting is
 its step budget (iterative methods with ``steps``/``maxiter``) to show what more compute buys.
 Writes ``docs/tuning/<experiment>.csv`` (every run: loss, evaluations, wall time) and
 ``docs/tuning/<experiment>.md`` (the grids, the choice, the budget rows).
+
+Every run goes through the solve job's own computation (:func:`invnet.jobs.solve_problem_set`,
+with the params the job plan gives the experiment's solve jobs: threads, dtype, device, the
+global history length, deterministic algorithms), on the problem set the data job would sample
+for the tuning seed; only the settings differ.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
+from .atomic import atomic_write_text
 from .config import load_yaml, resolve_config
+from .jobs import solve_problem_set
+from .plan import Plan
 from .problems import make_family
 from .seeding import numpy_rng
-from .solvers import SolveContext, solver_class
-from .tables import atomic_write_text, to_markdown, write_csv
+from .solvers import resolve_solvers, solver_class
+from .tables.render import to_markdown, write_csv
 
 BUDGET_FACTORS = (0.5, 1.0, 2.5)
 RTOL = 1e-3  # losses this close count as equal (as in the comparison with BFGS)
@@ -46,11 +53,11 @@ def choose(grid: pd.DataFrame, configured: dict[str, Any]) -> dict[str, Any]:
     return json.loads(good.sort_values("mean_evaluations", kind="stable").iloc[0]["setting"])
 
 
-def _run(family, train, solver: str, settings: dict[str, Any], seed: int) -> dict[str, Any]:
-    torch.manual_seed(seed)
-    ctx = SolveContext(family, train, settings, seed, progress=lambda _: None)
+def _run(params: dict[str, Any], family, train, solver: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """One run of ``solver`` with ``settings`` through the solve job's computation."""
     t0 = time.perf_counter()
-    res = solver_class(solver)().solve(ctx)
+    res = solve_problem_set({**params, "solver": solver, "settings": settings}, family, train,
+                            progress=lambda _: None)
     return {
         "mean_loss": float(np.mean(res.loss)),
         "median_loss": float(np.median(res.loss)),
@@ -66,30 +73,36 @@ def sweep(config: dict[str, Any], experiment: str, n: int, seed: int) -> pd.Data
     if seed in block["seeds"]:
         raise ValueError(f"tuning seed {seed} is one of the study's seeds {block['seeds']}; pick another")
     family = make_family(block["family"], block["problem"], experiment)
-    train = family.sample(n, numpy_rng(seed, f"{experiment}/train/n{n}"))
-    torch.set_num_threads(config["threads"])
+    train = family.sample(n, numpy_rng(seed, f"{experiment}/train/n{n}"))  # as the data job samples it
+    tuned = {**config, "experiments": {experiment: {**block, "n": [n], "seeds": [seed]}}}
+    plan = Plan(tuned)
     rows = []
+
+    def settings_of(solver: str, values: dict[str, Any]) -> dict[str, Any]:
+        blocks = {**block["solvers"], solver: {**block["solvers"][solver], **values}}
+        return resolve_solvers(experiment, blocks, family)[solver].settings
+
     for solver, base in block["solvers"].items():
-        cls = solver_class(solver)
-        if not cls.tuning or cls.needs is not None:
+        resolved = plan.experiments[experiment].resolved[solver]
+        cls = solver_class(resolved.info.method)
+        if not cls.tuning or resolved.start_from is not None or resolved.info.starts:
             continue
+        params = plan.job("solve", {"experiment": experiment, "solver": solver, "n": n, "seed": seed}).params
         knobs = list(cls.tuning)
         for values in itertools.product(*(cls.tuning[k] for k in knobs)):
-            settings = cls.resolve_settings(experiment, {**base, **dict(zip(knobs, values))})
-            rows.append({"solver": solver, "stage": "grid",
-                         "setting": json.dumps(dict(zip(knobs, values))), **_run(family, train, solver, settings, seed)})
+            setting = dict(zip(knobs, values))
+            rows.append({"solver": solver, "stage": "grid", "setting": json.dumps(setting),
+                         **_run(params, family, train, solver, settings_of(solver, setting))})
         grid = pd.DataFrame([r for r in rows if r["solver"] == solver and r["stage"] == "grid"])
         best = choose(grid, base)
         budget_key = next((k for k in ("steps", "maxiter") if k in cls.settings_spec), None)
         if budget_key is None:
             continue
-        chosen = cls.resolve_settings(experiment, {**base, **best})
+        chosen = settings_of(solver, best)
         for factor in BUDGET_FACTORS:
             budget = max(1, int(round(chosen[budget_key] * factor)))
-            settings = {**chosen, budget_key: budget}
-            rows.append({"solver": solver, "stage": "budget",
-                         "setting": json.dumps({**best, budget_key: budget}),
-                         **_run(family, train, solver, settings, seed)})
+            rows.append({"solver": solver, "stage": "budget", "setting": json.dumps({**best, budget_key: budget}),
+                         **_run(params, family, train, solver, settings_of(solver, {**best, budget_key: budget}))})
     return pd.DataFrame(rows)
 
 
@@ -122,7 +135,8 @@ def report(frame: pd.DataFrame, experiment: str, n: int, seed: int, config: dict
         lines += [
             f"## {solver}",
             "",
-            f"Grid: {json.dumps(solver_class(solver).tuning)}. Chosen: `{json.dumps(chosen)}` "
+            f"Grid: {json.dumps(solver_class(block['solvers'][solver].get('method', solver)).tuning)}. "
+            f"Chosen: `{json.dumps(chosen)}` "
             f"(mean loss {row['mean_loss']:.5f}; lowest in the grid {grid['mean_loss'].min():.5f}); "
             f"configured: `{json.dumps(configured)}`.",
             "",

@@ -1,27 +1,18 @@
 rule aggregate:
-    """Collect every run of one experiment into tidy tables: per-problem outcomes against
-    BFGS, per-seed fractions, per-(solver, n) summaries, loss histories, test losses."""
+    """Collect every run of one experiment into tidy tables (invnet.analysis.AGGREGATE_TABLES)."""
     input:
-        unpack(get_aggregate_input),
+        unpack(PLAN.input_function("aggregate")),
     output:
-        outcomes="results/aggregate/{experiment}/outcomes.csv",
-        fractions="results/aggregate/{experiment}/fractions.csv",
-        summary="results/aggregate/{experiment}/summary.csv",
-        history="results/aggregate/{experiment}/history.csv",
-        test="results/aggregate/{experiment}/test.csv",
-        budget="results/aggregate/{experiment}/budget.csv",
+        **paths.aggregate_outputs(AGGREGATE_TABLES),
     log:
-        "logs/aggregate/{experiment}.log",
+        paths.log_file("aggregate"),
     benchmark:
-        "results/benchmarks/aggregate/{experiment}.tsv"
+        paths.benchmark_file("aggregate")
     conda:
         "../../envs/jobs.yaml"
-    threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        **PLAN.resource_functions("aggregate"),
     params:
-        rtol=config["compare_rtol"],
-        code=code_fingerprint("invnet.analysis"),
+        job=PLAN.params_function("aggregate"),
     script:
-        "../scripts/aggregate.py"
+        "../scripts/job.py"

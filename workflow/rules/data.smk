@@ -1,18 +1,16 @@
 rule generate_data:
     """Sample one problem set (training set of n problems + held-out test set) per seed."""
     output:
-        DATA,
+        data=paths.DATA,
     log:
-        "logs/generate_data/{experiment}/n{n}/seed{seed}.log",
+        paths.log_file("generate_data"),
     benchmark:
-        "results/benchmarks/generate_data/{experiment}/n{n}/seed{seed}.tsv"
+        paths.benchmark_file("generate_data")
     conda:
         "../../envs/jobs.yaml"
-    threads: 1
     resources:
-        mem_mb=data_mem_mb,
-        runtime=data_runtime,
+        **PLAN.resource_functions("generate_data"),
     params:
-        settings=get_data_params,
+        job=PLAN.params_function("generate_data"),
     script:
-        "../scripts/generate_data.py"
+        "../scripts/job.py"

@@ -1,66 +1,56 @@
 rule figure_panels:
-    """Panel data of one figure for one experiment, computed from its representative problem
-    set (largest n, first seed) and every run on it (the figure's ``panels`` step)."""
+    """A figure's panel data for one experiment, from its representative problem set."""
     input:
-        unpack(get_panels_input),
+        unpack(PLAN.input_function("figure_panels")),
     output:
-        PANELS,
+        panels=paths.PANELS,
     log:
-        "logs/figure_panels/{experiment}/{figure}.log",
+        paths.log_file("figure_panels"),
     benchmark:
-        "results/benchmarks/figure_panels/{experiment}/{figure}.tsv"
+        paths.benchmark_file("figure_panels")
     conda:
         "../../envs/jobs.yaml"
-    threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **PLAN.resource_functions("figure_panels"),
     params:
-        settings=get_panels_params,
+        job=PLAN.params_function("figure_panels"),
     script:
-        "../scripts/figure_panels.py"
+        "../scripts/job.py"
 
 
 rule plot_experiment_figure:
-    """A figure of one experiment (the appendix figures every experiment gets). Reads only
-    aggregated artifacts: restyling never reruns a solver."""
+    """A figure of one experiment; reads only aggregated artifacts."""
     input:
-        unpack(get_experiment_figure_input),
+        unpack(PLAN.input_function("plot_experiment_figure")),
     output:
-        pdf=report(
-            "results/figures/{experiment}/{figure}.pdf",
-            category="Figures",
-            subcategory="{experiment}",
-        ),
-        png="results/figures/{experiment}/{figure}.png",
+        **report_figure(paths.figure_outputs(per_experiment=True), "{experiment}"),
     log:
-        "logs/figures/{experiment}/{figure}.log",
+        paths.log_file("plot_experiment_figure"),
     wildcard_constraints:
-        figure=_alternatives(PER_EXPERIMENT),
+        figure=PLAN.figure_constraint(per_experiment=True),
     localrule: True
     conda:
         "../../envs/jobs.yaml"
     params:
-        settings=get_experiment_figure_params,
+        job=PLAN.params_function("plot_experiment_figure"),
     script:
-        "../scripts/plot_figure.py"
+        "../scripts/job.py"
 
 
 rule plot_combined_figure:
     """A figure drawn over every experiment it applies to (Figure 3, 4, ...)."""
     input:
-        unpack(get_combined_figure_input),
+        unpack(PLAN.input_function("plot_combined_figure")),
     output:
-        pdf=report("results/figures/{figure}.pdf", category="Figures"),
-        png="results/figures/{figure}.png",
+        **report_figure(paths.figure_outputs(per_experiment=False)),
     log:
-        "logs/figures/{figure}.log",
+        paths.log_file("plot_combined_figure"),
     wildcard_constraints:
-        figure=_alternatives(COMBINED),
+        figure=PLAN.figure_constraint(per_experiment=False),
     localrule: True
     conda:
         "../../envs/jobs.yaml"
     params:
-        settings=get_combined_figure_params,
+        job=PLAN.params_function("plot_combined_figure"),
     script:
-        "../scripts/plot_figure.py"
+        "../scripts/job.py"

@@ -1,23 +1,19 @@
 rule solve:
-    """Run one solver on one problem set; refinement solvers (a solver's ``needs``) also take
-    the run artifact of the solver they start from."""
+    """Run one solver on one problem set; a refinement also reads the run it starts from."""
     input:
-        unpack(get_solve_input),
+        unpack(PLAN.input_function("solve")),
     output:
-        RUN,
+        run=paths.RUN,
     log:
-        "logs/solve/{experiment}/{solver}/n{n}/seed{seed}.log",
+        paths.log_file("solve"),
     benchmark:
-        "results/benchmarks/solve/{experiment}/{solver}/n{n}/seed{seed}.tsv"
+        paths.benchmark_file("solve")
     conda:
         "../../envs/jobs.yaml"
-    threads: config["threads"]
+    threads: PLAN.threads("solve")
     resources:
-        mem_mb=solve_mem_mb,
-        runtime=solve_runtime,
-        gpu=solve_gpus,
-        cpus_per_task=config["threads"],
+        **PLAN.resource_functions("solve"),
     params:
-        settings=get_solve_params,
+        job=PLAN.params_function("solve"),
     script:
-        "../scripts/solve.py"
+        "../scripts/job.py"

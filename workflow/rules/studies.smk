@@ -1,41 +1,35 @@
 rule study_chunk:
     """One part of a study (e.g. a figure panel) over one chunk of its seeds."""
     output:
-        STUDY_CHUNK,
+        chunk=paths.STUDY_CHUNK,
     log:
-        "logs/studies/{study}/{part}/chunk{chunk}.log",
+        paths.log_file("study_chunk"),
     benchmark:
-        "results/benchmarks/studies/{study}/{part}/chunk{chunk}.tsv"
-    wildcard_constraints:
-        study=_alternatives(STUDIES),
-        part=r"[A-Za-z0-9_]+",
-        chunk=r"\d+",
+        paths.benchmark_file("study_chunk")
     conda:
         "../../envs/jobs.yaml"
-    threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        **PLAN.resource_functions("study_chunk"),
     params:
-        settings=get_study_chunk_params,
+        job=PLAN.params_function("study_chunk"),
     script:
-        "../scripts/study_chunk.py"
+        "../scripts/job.py"
 
 
 rule study_table:
     """A study's aggregate table from every chunk of every part."""
     input:
-        chunks=get_study_table_input,
+        unpack(PLAN.input_function("study_table")),
     output:
-        report("results/tables/{table}.csv", category="Tables"),
+        csv=report(paths.STUDY_TABLE, category="Tables"),
     log:
-        "logs/studies/{table}.log",
+        paths.log_file("study_table"),
     wildcard_constraints:
-        table=_alternatives(spec.table for spec in STUDIES.values()),
+        table=PLAN.study_table_constraint(),
     localrule: True
     conda:
         "../../envs/jobs.yaml"
     params:
-        settings=get_study_table_params,
+        job=PLAN.params_function("study_table"),
     script:
-        "../scripts/study_table.py"
+        "../scripts/job.py"

@@ -40,7 +40,7 @@ def _arrow(ax, start, end, color="0.15", style="-|>", ls="-", rad=0.0, lw=0.9):
     )
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -97,7 +97,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
         fontsize=FONT, ha="center", va="center", color=strong[3],
     )
     ax.text(9.85, 3.55, r"$\times\, n$ separate loops", fontsize=FONT, ha="right", va="center", style="italic")
-    save_figure(fig, pdf, png)
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(

@@ -37,7 +37,7 @@ def _draw(ax, frame: pd.DataFrame, curve: str, color, marker: str, label: str | 
     ax.plot(x, d["theory"].to_numpy(), ls="-", color=color, lw=1.1)
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -90,7 +90,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
         ax.set_ylim(0.4, 1.02)
         ax.axhline(0.5, color="0.7", lw=0.6, zorder=0)
     fig.suptitle(f"Gradient alignment at initialisation ({seeds} seeds per point)", fontsize=9)
-    save_figure(fig, pdf, png)
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(

@@ -1,58 +1,63 @@
 """Figure 3, wave-packet localisation (docs/experiments.md §4.1).
 
-(a) clean, noisy and fitted (BFGS, JPO) waveforms of one example problem;
-(b) loss L and dL/dt0 over t0 at that problem's true amplitude A;
-(c) mean training loss against iteration for JPO, BFGS and GD (and L-BFGS-B/Adam if run),
-    mean over seeds with a min–max band, for the largest n;
-(d) fraction of problems on which each solver beats BFGS against n (mean ± std over seeds),
-    dashed: fraction on which BFGS is better than JPO and GD.
+(a) clean, noisy and fitted waveforms of one example problem: the baseline's (BFGS, dashed) and
+    the primary method's (JPO) fits;
+(b) loss L and dL/dt0 over t0 at that problem's true amplitude A, the true t0, x0 and the
+    baseline's and primary method's t0 marked;
+(c) mean training loss against iteration, mean over seeds with a min–max band, for the largest
+    n: every solver that starts from x0 (``from_x0``: BFGS, L-BFGS-B, GD, Adam, JPO,
+    supervised, ... not the refinements or multi-starts, whose curves start elsewhere);
+(d) fraction of problems on which each solver but the baseline beats it against n (mean ± std
+    over seeds), dashed: fraction on which the baseline is better than the primary method.
 
+The example problem is the one where the primary method improves most on the baseline (largest
+finite L_BFGS / L_JPO; :mod:`invnet.figures.example_problem`).
 :func:`compute_landscape` (the figure's panel step) computes the panel data of (a, b) into
 ``results/aggregate/{experiment}/panels/fig3.h5``; :func:`plot` only reads artifacts. With several
-experiments of the wave-packet family, the figure shows the first one in config order.
+experiments of the wave-packet family, the figure draws the first one in config order
+(``max_experiments=1``: only that one gets panel data).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis import BASELINE, history_band, ordered_solvers, solver_label
+from ..analysis import history_band
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import Objective
-from .base import FigureInputs, FigureSpec
-from .inputs import load_problem_runs
-from .notes import add_note, failed_note, finite_limits
-from .panels import fractions_legend, fractions_panel
-from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_color, solver_style
+from ..solver_info import SolverSet
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
+from .example_problem import select_example
+from .failures import add_note, failed_note
+from .fractions_vs_n import fractions_legend, fractions_panel
+from .problem_runs import load_problem_runs
+from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig3")
 
 FAMILY = "wavepacket"
-CURVE_SOLVERS = ("jpo", "bfgs", "gd", "lbfgsb", "adam")  # panel (c): solvers from x0
-FIT_SOLVERS = ("bfgs", "jpo")  # panel (a)
+
+
+def fit_solvers(solvers: SolverSet) -> list[str]:
+    """Panels (a, b): the baseline and the primary method (those configured)."""
+    return [s for s in (solvers.baseline, solvers.primary) if s is not None]
+
+
+def finite_limits(*arrays, default: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
+    """(min, max) of the finite values of ``arrays``; ``default`` if there is none."""
+    values = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays]) if arrays else np.array([])
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else default
 
 
 # ------------------------------------------------------------------------------ panel data
-
-
-def select_example(losses: dict[str, np.ndarray]) -> tuple[int, str]:
-    """Index of the example problem and why it was chosen.
-
-    The problem with the largest ratio L_BFGS / L_JPO (where JPO improves most on BFGS: BFGS
-    stuck in a local minimum), lowest index on ties; problem 0 if either run is missing.
-    """
-    if "bfgs" in losses and "jpo" in losses:
-        ratio = losses["bfgs"] / np.maximum(losses["jpo"], np.finfo(np.float64).tiny)
-        ratio = np.where(np.isfinite(ratio), ratio, -np.inf)
-        return int(np.argmax(ratio)), "largest L_BFGS / L_JPO"
-    return 0, "first problem (no bfgs and jpo runs to compare)"
 
 
 def t0_range(bounds: Sequence[float], solutions: Iterable[float]) -> tuple[float, float]:
@@ -70,18 +75,13 @@ def t0_range(bounds: Sequence[float], solutions: Iterable[float]) -> tuple[float
     return lo, hi
 
 
-def compute_landscape(
-    data: str | os.PathLike,
-    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
-    out: str | os.PathLike,
-    n_grid: int = 501,
-) -> int:
+def compute_landscape(inputs: PanelInputs, out: str | os.PathLike, n_grid: int = 501) -> int:
     """Write the panel data of Figure 3 (a, b) for one example problem; return its index."""
-    pr = load_problem_runs(data, runs, (FAMILY,))
+    pr = load_problem_runs(inputs.data, inputs.runs, (FAMILY,))
     arrays, attrs, family = pr.arrays, pr.attrs, pr.family
     solutions, losses = pr.solutions, pr.losses
     n, seed = int(attrs["n"]), int(attrs["seed"])
-    idx, why = select_example(losses)
+    idx, why = select_example(losses, with_baseline(inputs.solvers, "fig3"))
 
     dtype = torch.float64
     x_true = torch.as_tensor(arrays["x_true"][idx], dtype=dtype)
@@ -134,15 +134,15 @@ def _headroom(ax, lo: float, hi: float, top: float = 0.42) -> None:
     ax.set_ylim(lo - 0.04 * span, hi + top * span)
 
 
-def _panel_waveform(ax, land: dict[str, np.ndarray]) -> None:
+def _panel_waveform(ax, land: dict[str, np.ndarray], solvers: SolverSet) -> None:
     t = land["t"]
     ax.plot(t, land["y_noisy"], color="0.65", lw=0.6, label=r"$y^*$ (noisy)")
     ax.plot(t, land["y_clean"], color="black", lw=1.4, label="truth")
     curves = [land["y_noisy"], land["y_clean"]]
-    for solver in FIT_SOLVERS:
+    for solver in fit_solvers(solvers):
         if f"fit_{solver}" in land:
-            style = solver_style(solver)
-            ls = "--" if solver == BASELINE else "-"
+            style = solver_style(solvers, solver)
+            ls = "--" if solver == solvers.baseline else "-"
             ax.plot(t, land[f"fit_{solver}"], color=style["color"], ls=ls, lw=1.1,
                     label=f"{style['label']} fit")
             curves.append(land[f"fit_{solver}"])
@@ -153,7 +153,7 @@ def _panel_waveform(ax, land: dict[str, np.ndarray]) -> None:
     ax.legend(loc="upper center", ncol=4, handlelength=1.5, columnspacing=1.0)
 
 
-def _panel_landscape(ax, land: dict[str, np.ndarray]) -> None:
+def _panel_landscape(ax, land: dict[str, np.ndarray], solvers: SolverSet) -> None:
     t0, loss, grad = land["t0_grid"], land["loss_grid"], land["grad_grid"]
     (h_loss,) = ax.plot(t0, loss, color="black", lw=1.2, label="$L$")
     _headroom(ax, 0.0, finite_limits(loss, default=(0.0, 1.0))[1])
@@ -180,35 +180,36 @@ def _panel_landscape(ax, land: dict[str, np.ndarray]) -> None:
                               label="$x_0$"))
     lo, hi = float(t0[0]), float(t0[-1])
     ax.set_xlim(lo, hi)
-    for solver in FIT_SOLVERS:
+    for solver in fit_solvers(solvers):
         if f"x_{solver}" in land:
+            style = solver_style(solvers, solver)
+            label, color = style["label"], style["color"]
             value = float(land[f"x_{solver}"][0])
             loss = np.asarray(land.get(f"loss_{solver}", 0.0), dtype=np.float64)
             if not (np.isfinite(value) and np.isfinite(loss).all()):  # failed here: nothing to mark
-                ax.annotate(f"{solver_label(solver)} failed (loss {float(loss):.3g})", (0.02, 0.5),
-                            xycoords="axes fraction", fontsize=6, color=solver_color(solver))
+                ax.annotate(f"{label} failed (loss {float(loss):.3g})", (0.02, 0.5),
+                            xycoords="axes fraction", fontsize=6, color=color)
                 continue
             shown = min(max(value, lo), hi)
             handles.append(
-                ax.axvline(shown, ymax=top, color=solver_color(solver), lw=1.0,
-                           ls="--" if solver == BASELINE else "-", label=solver_label(solver))
+                ax.axvline(shown, ymax=top, color=color, lw=1.0,
+                           ls="--" if solver == solvers.baseline else "-", label=label)
             )
             if shown != value:  # off the grid: mark the edge and print the value
-                ax.annotate(f"{solver_label(solver)}: $t_0$ = {value:.2f}", (shown, 0.5),
+                ax.annotate(f"{label}: $t_0$ = {value:.2f}", (shown, 0.5),
                             xycoords=("data", "axes fraction"), rotation=90, va="center",
-                            ha="left" if shown == lo else "right", fontsize=6,
-                            color=solver_color(solver))
+                            ha="left" if shown == lo else "right", fontsize=6, color=color)
     ax.set_title("(b) loss landscape at true $A$")
     ax.legend(handles=handles, loc="upper center", ncol=3, handlelength=1.5, columnspacing=1.0)
 
 
-def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int) -> dict[str, object]:
-    band = history_band(history, experiment, n, CURVE_SOLVERS)
+def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, solvers: SolverSet) -> dict[str, object]:
+    band = history_band(history, experiment, n, solvers.select(from_x0=True))
     handles = {}
-    for solver in ordered_solvers(band["solver"].unique()):
+    for solver in dict.fromkeys(band["solver"]):
         b = band[band["solver"] == solver]
         x = b["step"].to_numpy() + 1
-        style = solver_style(solver)
+        style = solver_style(solvers, solver)
         (handles[solver],) = ax.plot(x, b["mean"], color=style["color"], ls=style["linestyle"],
                                      label=style["label"])
         ax.fill_between(x, b["min"], b["max"], color=style["color"], alpha=0.2, lw=0)
@@ -220,8 +221,8 @@ def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int) -> dict[st
     return handles
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
-    """Render Figure 3 from the landscape artifact and the aggregated frames."""
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
+    """Render Figure 3 from the landscape artifact and the aggregated frames; return the figure."""
     import matplotlib.pyplot as plt
 
     apply_style()
@@ -233,21 +234,23 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
         raise ArtifactError(f"no loss histories of experiment '{experiment}' to plot")
 
     fig, axes = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 5.6), layout="constrained")
-    _panel_waveform(axes[0, 0], land)
-    _panel_landscape(axes[0, 1], land)
-    handles = _panel_curves(axes[1, 0], hist, experiment, int(sizes[-1]))
-    handles.update(fractions_panel(axes[1, 1], frac, experiment))
-    fractions_legend(fig, handles, ncol=6)
-    add_note(fig, failed_note(frac, experiment))
-    save_figure(fig, pdf, png)
+    solvers = with_baseline(inputs.solvers, "fig3")
+    _panel_waveform(axes[0, 0], land, solvers)
+    _panel_landscape(axes[0, 1], land, solvers)
+    handles = _panel_curves(axes[1, 0], hist, experiment, int(sizes[-1]), solvers)
+    handles.update(fractions_panel(axes[1, 1], frac, experiment, solvers))
+    fractions_legend(fig, handles, solvers, ncol=6)
+    add_note(fig, failed_note(frac, experiment, solvers))
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(
     name="fig3",
-    doc="Figure 3, wave packet: (a) waveforms, (b) landscape, (c) curves, (d) beat BFGS vs n",
+    doc="Figure 3, wave packet: (a) waveforms, (b) landscape, (c) curves, (d) beat the baseline vs n",
     plot=plot,
     families=(FAMILY,),
     per_experiment=False,
     reads=("fractions", "history"),
     panels=compute_landscape,
+    max_experiments=1,
 )

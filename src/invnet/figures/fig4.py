@@ -1,53 +1,78 @@
 """Figure 4, billiards: zero-gradient regions (docs/experiments.md §4.2).
 
-(a, b) L over the (v_x, v_y) plane for one problem of each billiards experiment (one object
-       ball; chain), log colour scale; the white line is the edge of the flat region (where the
-       intended collisions stop happening and the gradient is exactly zero). Marked: x0, the
-       true velocity and the BFGS, GD and JPO solutions. Example problem: among the problems on
-       which ∇L(x0) = 0, the one with the largest L_BFGS / L_JPO (first problem if none is flat).
-(c) fraction of problems on which JPO and GD beat BFGS against n (mean ± std over seeds), both
-    experiments; the fraction of problems with ∇L(x0) = 0 exactly (representative set) is
-    printed in the titles of (a, b).
+(a, b) L over the (v_x, v_y) plane for one problem of each of the first two billiards
+       experiments in config order (one object ball; chain), log colour scale; the white line
+       is the edge of the flat region (where the intended collisions stop happening and the
+       gradient is exactly zero). Marked: x0, the true velocity and the solutions of every
+       solver that starts from x0 (``from_x0``: BFGS, L-BFGS-B, GD, JPO, supervised, ...);
+       marks that coincide (the solvers stuck at x0) nest, the first in table order largest,
+       so each shows as a ring inside the one before. Example problem: among the problems on which
+       ∇L(x0) = 0, the one where the primary method improves most on the baseline (largest
+       finite L_BFGS / L_JPO; first problem if none is flat).
+(c) fraction of problems on which each of those solvers but the baseline beats it against n
+    (mean ± std over seeds), both experiments; the fraction of problems with ∇L(x0) = 0 exactly
+    (representative set) is printed in the titles of (a, b).
 
 :func:`compute_landscape` (the panel step) writes the panel data of (a, b) to
-``results/aggregate/{experiment}/panels/fig4.h5`` for each billiards experiment.
+``results/aggregate/{experiment}/panels/fig4.h5`` for each of the two experiments drawn
+(``max_experiments=2``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 
-from ..analysis import BASELINE, seed_spread
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
-from ._billiards import FAMILIES, load_representative, ratio
-from .base import FigureInputs, FigureSpec
-from .style import DOUBLE_COLUMN, apply_style, fraction_vs_n_axis, save_figure, solver_style
+from ..solver_info import SolverSet
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
+from .billiards_runs import FAMILIES, load_billiards_runs
+from .example_problem import select_example as select_among
+from .fractions_vs_n import compared, draw_fraction, fraction_vs_n_axis
+from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig4")
 
-MARKED = ("bfgs", "gd", "jpo")  # solutions marked in (a, b)
-COMPARED = ("jpo", "gd")  # curves of (c)
 EXPERIMENT_LINES = ("-", "--", ":", "-.")  # line style per experiment in (c), config order
+LONE_MARK = 30.0  # marker area of a solution no other marked solution coincides with
+NESTED_MARKS = (55.0, 22.0, 9.0, 4.0)  # areas of coinciding marks in table order (x0 ring: 130)
+COINCIDE = 0.02  # marks closer than this fraction of the drawn box coincide
+
+
+def marked_solvers(solvers: SolverSet) -> list[str]:
+    """Panels (a, b): every solver that starts from x0, in table order."""
+    return solvers.select(from_x0=True)
+
+
+def mark_sizes(points: Mapping[str, Sequence[float]], tol: float) -> dict[str, float]:
+    """Marker areas for the marks ``points`` (solver -> (x, y), in table order): :data:`LONE_MARK`
+    alone; where marks coincide (within ``tol``), decreasing in table order (:data:`NESTED_MARKS`),
+    so that each shows as a ring inside the one before."""
+    xy = {s: np.asarray(p, dtype=np.float64) for s, p in points.items()}
+    sizes = {}
+    for k, (s, p) in enumerate(xy.items()):
+        near = [t for t, q in xy.items() if t != s and np.all(np.abs(q - p) <= tol)]
+        earlier = sum(1 for t in near if list(xy).index(t) < k)
+        sizes[s] = NESTED_MARKS[min(earlier, len(NESTED_MARKS) - 1)] if near else LONE_MARK
+    return sizes
 
 
 # ------------------------------------------------------------------------------ panel data
 
 
-def select_example(flat: np.ndarray, losses: dict[str, np.ndarray]) -> tuple[int, str]:
+def select_example(flat: np.ndarray, losses: Mapping[str, np.ndarray], solvers: SolverSet) -> tuple[int, str]:
     """Index of the example problem and why: among problems with ∇L(x0) = 0, the largest
-    L_BFGS / L_JPO (lowest index on ties); all problems if none is flat; 0 without both runs."""
+    L_BFGS / L_JPO (lowest index on ties); all problems if none is flat; the first of them
+    without both runs."""
     pool = np.flatnonzero(flat) if flat.any() else np.arange(flat.size)
     where = "with zero gradient at x0" if flat.any() else "(none has zero gradient at x0)"
-    if "bfgs" in losses and "jpo" in losses:
-        r = ratio(losses["bfgs"][pool], losses["jpo"][pool])
-        return int(pool[int(np.argmax(r))]), f"largest L_BFGS / L_JPO among the problems {where}"
-    return int(pool[0]), f"first problem {where} (no bfgs and jpo runs)"
+    idx, why = select_among(losses, solvers, pool)
+    return idx, f"{why} among the problems {where}"
 
 
 def plane_box(
@@ -68,16 +93,11 @@ def plane_box(
     return np.stack([centre - half, centre + half], axis=1)
 
 
-def compute_landscape(
-    data: str | os.PathLike,
-    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
-    out: str | os.PathLike,
-    n_grid: int = 301,
-) -> int:
+def compute_landscape(inputs: PanelInputs, out: str | os.PathLike, n_grid: int = 301) -> int:
     """Write the panel data of Figure 4 (a or b) for one example problem; return its index."""
-    rep = load_representative(data, runs)
+    rep = load_billiards_runs(inputs.data, inputs.runs)
     flat = rep.flat_at_x0()
-    idx, why = select_example(flat, rep.losses)
+    idx, why = select_example(flat, rep.losses, with_baseline(inputs.solvers, "fig4"))
     family = rep.family
 
     points = [family.x0, rep.x_true[idx]] + [x[idx] for x in rep.solutions.values()]
@@ -124,7 +144,8 @@ def compute_landscape(
 # ------------------------------------------------------------------------------ plotting
 
 
-def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: str) -> dict[str, object]:
+def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: str,
+                     solvers: SolverSet) -> dict[str, object]:
     from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
 
@@ -143,18 +164,17 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     # The true velocity under the solutions: a large star whose arms show around a solution on it.
     handles["truth"] = ax.scatter(*land["x_true"], s=130, marker="*", color="white", edgecolors="black",
                                   linewidths=0.6, zorder=5, label="true velocity")
-    # Concentric when BFGS and GD are both stuck at x0: BFGS inside the x0 ring, GD inside BFGS.
-    sizes = {"bfgs": 55, "gd": 16, "jpo": 22}
+    # Concentric where several are stuck at x0: the first inside the x0 ring, each next one inside.
     (x_lo, x_hi), (y_lo, y_hi) = (vx[0], vx[-1]), (vy[0], vy[-1])
-    for solver in MARKED:
-        if f"x_{solver}" not in land:
-            continue
-        style = solver_style(solver)
+    marked = [s for s in marked_solvers(solvers) if f"x_{s}" in land]
+    at = {s: (min(max(land[f"x_{s}"][0], x_lo), x_hi), min(max(land[f"x_{s}"][1], y_lo), y_hi)) for s in marked}
+    sizes = mark_sizes(at, COINCIDE * float(x_hi - x_lo))
+    for k, solver in enumerate(marked):
+        style = solver_style(solvers, solver)
         x, y = land[f"x_{solver}"]
-        shown = (min(max(x, x_lo), x_hi), min(max(y, y_lo), y_hi))
+        shown = at[solver]
         handles[solver] = ax.scatter(*shown, s=sizes[solver], marker=style["marker"], color=style["color"],
-                                     edgecolors="white", linewidths=0.6, zorder=6 + MARKED.index(solver),
-                                     label=style["label"])
+                                     edgecolors="white", linewidths=0.6, zorder=6 + k, label=style["label"])
         if shown != (x, y):  # outside the drawn box: on its edge, value printed
             ax.annotate(f"{style['label']} ({x:.2g}, {y:.2g})", shown, fontsize=5.5, color="white",
                         xytext=(3, 3), textcoords="offset points")
@@ -164,44 +184,59 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     ax.set_xlabel("$v_x$")
     ax.set_ylabel("$v_y$", labelpad=0)
     frac = attrs.get("flat_fraction", float("nan"))
-    ax.set_title(f"{title}\n" + rf"$\nabla L(x_0) = 0$ on {frac:.0%} ($n = {attrs['n']}$)", fontsize=8)
+    ax.set_title(f"{title}\n" + rf"$\nabla L(x_0) = 0$: {frac:.0%} of $n = {attrs['n']}$", fontsize=8)
     return handles
 
 
-def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str, str], letter: str) -> list:
-    from matplotlib.lines import Line2D
-
-    items = []
+def _panel_fractions(ax, fractions, experiments: Sequence[str], labels: dict[str, str], letter: str,
+                     solvers: SolverSet) -> list[str]:
+    """(c): one curve per marked solver (colour, marker) and experiment (line style, filled
+    markers for the first); returns the solvers drawn. The key is the figure legend."""
+    drawn = []
     for k, experiment in enumerate(experiments):
-        frac = fractions[(fractions["experiment"] == experiment) & (fractions["solver"] != BASELINE)]
-        sizes = sorted(int(n) for n in frac["n"].unique())
+        frac = compared(fractions, experiment, solvers)
         ls = EXPERIMENT_LINES[k % len(EXPERIMENT_LINES)]
-        for solver in COMPARED:
-            if solver not in set(frac["solver"]):
-                continue
-            stats = [seed_spread(frac[(frac["solver"] == solver) & (frac["n"] == n)]["beat"]) for n in sizes]
-            style = solver_style(solver)
-            ax.errorbar(sizes, [s["mean"] for s in stats], yerr=np.nan_to_num([s["std"] for s in stats]),
-                        color=style["color"], marker=style["marker"], ls=ls,
-                        mfc=style["color"] if k == 0 else "white")
-        items.append((Line2D([], [], color="0.3", ls=ls, marker="o", mfc="0.3" if k == 0 else "white"),
-                      labels[experiment]))
-    for solver in COMPARED:
-        style = solver_style(solver)
-        items.insert(0, (Line2D([], [], color=style["color"], marker=style["marker"]), style["label"]))
+        for solver in [s for s in marked_solvers(solvers) if s in set(frac["solver"])]:
+            color = solver_style(solvers, solver)["color"]
+            draw_fraction(ax, frac, solver, "beat", solvers, ls=ls, mfc=color if k == 0 else "white")
+            drawn.append(solver)
     all_sizes = sorted({int(n) for n in fractions["n"].unique()})
     fraction_vs_n_axis(ax, all_sizes)
-    ax.set_ylabel("fraction beating BFGS")
-    ax.set_title(f"({letter}) method beats BFGS\n(mean ± std over seeds)", fontsize=8)
-    ax.legend(*zip(*items), loc="upper left", ncol=2, fontsize=6, handlelength=2.2, columnspacing=0.8)
-    return items
+    ax.set_ylabel(f"fraction beating {solvers.label(solvers.baseline)}")
+    ax.set_title(f"({letter}) method beats {solvers.label(solvers.baseline)}\n(mean ± std over seeds)", fontsize=8)
+    return solvers.order(drawn)
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
-    """Render Figure 4 from the landscape artifacts and the aggregated fractions."""
+def _legend(fig, handles: dict[str, object], drawn: Sequence[str], experiments: Sequence[str],
+            labels: dict[str, str], solvers: SolverSet, letter: str) -> None:
+    """One legend below the figure: x0, the truth, each marked solver (its mark in the
+    landscapes and its colour in the fractions panel, all at one size), the flat-region edge and
+    the line style of each experiment in the fractions panel."""
+    from matplotlib.lines import Line2D
+
+    items = [(handles[k], handles[k].get_label()) for k in ("x0", "truth") if k in handles]
+    for solver in solvers.order([s for s in marked_solvers(solvers) if s in handles or s in drawn]):
+        style = solver_style(solvers, solver)
+        line = {"lw": 1.0} if solver in drawn else {"ls": ""}  # a curve in the fractions panel, or a mark only
+        items.append((Line2D([], [], color=style["color"], marker=style["marker"], ms=5, mec="white", mew=0.5,
+                             **line), style["label"]))
+    if "flat" in handles:
+        items.append((handles["flat"], handles["flat"].get_label()))
+    for k, experiment in enumerate(experiments):
+        ls = EXPERIMENT_LINES[k % len(EXPERIMENT_LINES)]
+        items.append((Line2D([], [], color="0.3", ls=ls, marker="o", ms=4, mfc="0.3" if k == 0 else "white"),
+                      f"({letter}) {labels[experiment]}"))
+    ncol = len(items) if len(items) <= 7 else -(-len(items) // 2)
+    fig.legend(*zip(*items), loc="outside lower center", ncol=ncol, handlelength=2.2, columnspacing=1.2,
+               fontsize=7)
+
+
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
+    """Render Figure 4 from the landscape artifacts and the aggregated fractions; return the figure."""
     import matplotlib.pyplot as plt
 
     apply_style()
+    with_baseline(inputs.solvers, "fig4")
     experiments = inputs.experiments[:2]
     if not experiments:
         raise ArtifactError("Figure 4 needs at least one billiards experiment")
@@ -211,21 +246,20 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     for k, experiment in enumerate(experiments):
         land, attrs = read_h5(inputs.panels[experiment])
         title = f"({'ab'[k]}) {inputs.labels[experiment]}, problem {attrs['problem_index']}"
-        handles.update(_panel_landscape(fig, axes[k], land, attrs, title))
-    _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels, "abc"[len(experiments)])
-    order = ["x0", "truth", *MARKED, "flat"]
-    shown = [handles[k] for k in order if k in handles]
-    fig.legend(shown, [h.get_label() for h in shown], loc="outside lower center", ncol=len(shown),
-               handlelength=1.6, columnspacing=1.2, fontsize=7)
-    save_figure(fig, pdf, png)
+        handles.update(_panel_landscape(fig, axes[k], land, attrs, title, inputs.solvers))
+    letter = "abc"[len(experiments)]
+    drawn = _panel_fractions(axes[-1], inputs.tables["fractions"], experiments, inputs.labels, letter, inputs.solvers)
+    _legend(fig, handles, drawn, experiments, inputs.labels, inputs.solvers, letter)
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(
     name="fig4",
-    doc="Figure 4, billiards: (a, b) loss over the cue velocity plane, (c) JPO and GD beat BFGS vs n",
+    doc="Figure 4, billiards: (a, b) loss over the cue velocity plane, (c) the solvers from x0 beat the baseline vs n",
     plot=plot,
     families=FAMILIES,
     per_experiment=False,
     reads=("fractions",),
     panels=compute_landscape,
+    max_experiments=2,
 )

@@ -5,123 +5,56 @@
 (b) the loss L along β1 (β2 at its true value) for several horizons T (each curve normalised by
     its maximum and offset), with the number of local minima on the 801-point grid: smooth for
     short horizons, rugged for long ones;
-(c) mean loss against iteration for BFGS, GD and JPO training on the representative problem set
-    (largest n, first seed). BFGS is unbounded; where it ran into a numerically diverged forward
-    (loss NaN) its mean is undefined from that round on and the curve ends, which is said;
-(d) fraction of problems on which each solver beats BFGS against n (mean ± std over seeds),
-    dashed: fraction on which BFGS is better than JPO and GD.
+(c) mean loss against iteration on the representative problem set (largest n, first seed) of
+    every solver that starts from x0 (``from_x0``: BFGS, L-BFGS-B, GD, JPO, supervised, ...).
+    BFGS is unbounded; where a solver ran into a numerically diverged forward (loss NaN) its
+    mean is undefined from that round on and the curve ends, which is said;
+(d) fraction of problems on which each solver but the baseline beats it against n (mean ± std
+    over seeds), dashed: fraction on which the baseline is better than the primary method.
 
+The example problem is the one where the primary method improves most on the baseline (largest
+finite L_BFGS / L_JPO; :mod:`invnet.figures.example_problem`).
 :func:`compute_panels` (the figure's panel step) writes the panel data of (a–c) into
 ``results/aggregate/{experiment}/panels/fig5.h5``; :func:`plot` only reads artifacts. For a
 horizon T other than the experiment's, the target is the noise-free u(T) of the true β (the same
-γ). :func:`count_local_minima` and :func:`landscape` are shared with the roughness figure
-(``ks_roughness``).
+γ). The landscape helpers are shared with ``ks_roughness`` through :mod:`invnet.figures.landscape`.
+With several KS experiments the figure draws the first in config order (``max_experiments=1``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis import ordered_solvers
 from ..artifacts import read_h5, write_h5
-from ..problems import ProblemFamily, family_from_description
-from .base import FigureInputs, FigureSpec
-from .inputs import load_problem_runs
-from .notes import add_note, failed_note
-from .panels import fractions_legend, fractions_panel
+from ..solver_info import SolverSet
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
+from .example_problem import select_example
+from .failures import add_note, failed_note
+from .fractions_vs_n import fractions_legend, fractions_panel
+from .landscape import KS_GRID_POINTS, count_local_minima, horizons_with, landscape_along, with_horizon
+from .problem_runs import load_problem_runs
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig5")
 
 FAMILY = "ks"
-GRID_POINTS = 801  # β1 grid of panel (b) and of the roughness figure (issue: >= 801)
-HORIZONS = (5.0, 10.0, 20.0, 40.0)  # panel (b), plus the experiment's own T
-CURVE_SOLVERS = ("jpo", "bfgs", "gd")  # panel (c)
-CHUNK = 4096  # forward batch of the landscape evaluations
-
-
-# ------------------------------------------------------------------------------ shared helpers
-
-
-def count_local_minima(loss: np.ndarray) -> np.ndarray:
-    """Strict interior local minima along the last axis: L[i] < L[i-1] and L[i] < L[i+1]."""
-    loss = np.asarray(loss)
-    mid = loss[..., 1:-1]
-    return np.sum((mid < loss[..., :-2]) & (mid < loss[..., 2:]), axis=-1)
-
-
-def with_horizon(description: Mapping, horizon: float) -> ProblemFamily:
-    """The data artifact's family with another observation time T (everything else equal)."""
-    return family_from_description({**description, "horizon": float(horizon)})
-
-
-def landscape(
-    family: ProblemFamily,
-    x_true: np.ndarray,
-    gamma: np.ndarray | None,
-    beta1: np.ndarray,
-    y_target: np.ndarray | None = None,
-) -> np.ndarray:
-    """L(β1, β2 = true β2) on the grid ``beta1`` for each problem: (m,) x_true rows -> (m, grid).
-
-    The target is ``y_target`` (m, N) if given, else the noise-free u(T) of ``x_true``; float64,
-    no gradients, evaluated in chunks of :data:`CHUNK` forwards.
-    """
-    x_true = np.atleast_2d(np.asarray(x_true, dtype=np.float64))
-    m, g = x_true.shape[0], beta1.size
-    gam = None if gamma is None else torch.as_tensor(np.atleast_2d(gamma), dtype=torch.float64)
-    xt = torch.as_tensor(x_true)
-    with torch.no_grad():
-        target = family.forward(xt, gam) if y_target is None else torch.as_tensor(
-            np.atleast_2d(y_target), dtype=torch.float64)
-        x = torch.empty(m, g, 2, dtype=torch.float64)
-        x[:, :, 0] = torch.as_tensor(beta1)[None, :]
-        x[:, :, 1] = xt[:, 1:2]
-        x = x.reshape(m * g, 2)
-        rows = torch.arange(m).repeat_interleave(g)
-        out = []
-        for lo in range(0, m * g, CHUNK):
-            r = rows[lo:lo + CHUNK]
-            y = family.forward(x[lo:lo + CHUNK], None if gam is None else gam[r])
-            out.append(family.loss(y, target[r]))
-    return torch.cat(out).reshape(m, g).numpy()
-
-
-def horizons_with(own: float, base: Iterable[float] = HORIZONS) -> list[float]:
-    """``base`` plus the experiment's own horizon, sorted, without duplicates."""
-    return sorted({float(t) for t in base} | {float(own)})
 
 
 # ------------------------------------------------------------------------------ panel data
 
 
-def select_example(losses: dict[str, np.ndarray]) -> tuple[int, str]:
-    """The problem where JPO improves most on BFGS (largest finite L_BFGS / L_JPO), lowest index
-    on ties; problem 0 if either run is missing."""
-    if "bfgs" in losses and "jpo" in losses:
-        ratio = losses["bfgs"] / np.maximum(losses["jpo"], np.finfo(np.float64).tiny)
-        ratio = np.where(np.isfinite(ratio), ratio, -np.inf)
-        return int(np.argmax(ratio)), "largest finite L_BFGS / L_JPO"
-    return 0, "first problem (no bfgs and jpo runs to compare)"
-
-
-def compute_panels(
-    data: str | os.PathLike,
-    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
-    out: str | os.PathLike,
-) -> int:
+def compute_panels(inputs: PanelInputs, out: str | os.PathLike) -> int:
     """Write the panel data of Figure 5 (a–c) for one example problem; return its index."""
-    pr = load_problem_runs(data, runs, (FAMILY,))
+    pr = load_problem_runs(inputs.data, inputs.runs, (FAMILY,))
     arrays, attrs, problem, family = pr.arrays, pr.attrs, pr.problem, pr.family
     solutions, losses = pr.solutions, pr.losses
     n, seed = int(attrs["n"]), int(attrs["seed"])
-    idx, why = select_example(losses)
+    idx, why = select_example(losses, with_baseline(inputs.solvers, "fig5"))
     x_true = arrays["x_true"][idx]
     gamma = arrays["gamma"][idx] if "gamma" in arrays else None
     own = float(family.params["horizon"])
@@ -143,13 +76,13 @@ def compute_panels(
     }
     # (b) L along β1 at the true β2, for every horizon; the experiment's own T uses y*
     lo, hi = (float(v) for v in family.bounds[0])
-    beta1 = np.linspace(lo, hi, GRID_POINTS)
+    beta1 = np.linspace(lo, hi, KS_GRID_POINTS)
     datasets["beta1"] = beta1
     minima = []
     for k, horizon in enumerate(horizons):
         fam = family if horizon == own else with_horizon(problem, horizon)
         target = arrays["y_target"][idx] if horizon == own else None
-        loss = landscape(fam, x_true, gamma, beta1, target)[0]
+        loss = landscape_along(fam, x_true, gamma, target, beta1)
         datasets[f"loss_T{k}"] = loss
         minima.append(int(count_local_minima(loss)))
     datasets["minima"] = np.asarray(minima)
@@ -234,13 +167,12 @@ def plt_cmap(i: int, count: int):
 
 
 def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, seed: int,
-                  pan: dict[str, np.ndarray]) -> dict[str, object]:
-    sel = history[(history["experiment"] == experiment) & (history["n"] == n)
-                  & (history["seed"] == seed) & (history["solver"].isin(CURVE_SOLVERS))]
+                  pan: dict[str, np.ndarray], solvers: SolverSet) -> dict[str, object]:
+    sel = history[(history["experiment"] == experiment) & (history["n"] == n) & (history["seed"] == seed)]
     handles, notes = {}, []
-    for solver in ordered_solvers(sel["solver"].unique()):
+    for solver in solvers.select(set(sel["solver"]), from_x0=True):
         h = sel[sel["solver"] == solver].sort_values("step")
-        style = solver_style(solver)
+        style = solver_style(solvers, solver)
         step, loss = h["step"].to_numpy() + 1, h["loss"].to_numpy(dtype=np.float64)
         ok = np.isfinite(loss)
         (handles[solver],) = ax.plot(step[ok], loss[ok], color=style["color"], ls=style["linestyle"],
@@ -253,7 +185,7 @@ def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, seed: int,
             notes.append(f"{style['label']}: {bad} of {n} runs diverged (loss NaN);\nits mean is undefined after ×")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("iteration (BFGS: batched round) + 1")
+    ax.set_xlabel(f"iteration ({solvers.label(solvers.baseline)}: batched round) + 1")
     ax.set_ylabel(f"mean loss over the {n} problems")
     ax.set_title(f"(c) optimisation, $n = {n}$, seed {seed}")
     if notes:
@@ -267,8 +199,8 @@ def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, seed: int,
     return handles
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
-    """Render Figure 5 from the panel artifact and the aggregated frames."""
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
+    """Render Figure 5 from the panel artifact and the aggregated frames; return the figure."""
     import matplotlib.pyplot as plt
 
     apply_style()
@@ -280,20 +212,22 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     fig, axes = plt.subplots(2, 2, figsize=(DOUBLE_COLUMN, 5.8), layout="constrained")
     _panel_spacetime(fig, axes[0, 0], pan, horizon)
     _panel_landscape(axes[0, 1], pan, horizon)
-    handles = _panel_curves(axes[1, 0], hist, experiment, int(attrs["n"]), int(attrs["seed"]), pan)
-    handles.update(fractions_panel(axes[1, 1], frac, experiment))
-    fractions_legend(fig, handles, ncol=5)
-    add_note(fig, failed_note(frac, experiment))
-    save_figure(fig, pdf, png)
+    solvers = with_baseline(inputs.solvers, "fig5")
+    handles = _panel_curves(axes[1, 0], hist, experiment, int(attrs["n"]), int(attrs["seed"]), pan, solvers)
+    handles.update(fractions_panel(axes[1, 1], frac, experiment, solvers))
+    fractions_legend(fig, handles, solvers, ncol=5)
+    add_note(fig, failed_note(frac, experiment, solvers))
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(
     name="fig5",
     doc="Figure 5, Kuramoto-Sivashinsky: (a) space-time, (b) L along beta1 for several T, "
-    "(c) curves, (d) beat BFGS vs n",
+    "(c) curves, (d) beat the baseline vs n",
     plot=plot,
     families=(FAMILY,),
     per_experiment=False,
     reads=("fractions", "history"),
     panels=compute_panels,
+    max_experiments=1,
 )

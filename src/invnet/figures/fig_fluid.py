@@ -1,78 +1,61 @@
 """Appendix figure of the fluid experiment (docs/experiments.md §4.4), named target ``fig_fluid``.
 
 (a) one example problem: vorticity ω and marker c at t = 0 and at T, the true vortices (circles,
-    filled for Γ > 0) and the JPO-recovered ones (crosses) marked;
+    filled for Γ > 0) and the ones the primary method (JPO) recovered (crosses) marked;
 (b) the loss along the first vortex's x-coordinate a1, the other five unknowns at the truth
-    (periodic: a1 and a1 + L are the same flow), with the truth, x0 and the BFGS and JPO a1;
-(c) fraction of problems on which JPO and GD (and any other solver run) beat BFGS against n,
-    mean ± std over seeds, dashed: BFGS better;
-(d) per-problem L_JPO against L_BFGS, largest n, all seeds (log–log, diagonal dashed).
+    (periodic: a1 and a1 + L are the same flow), with the truth, x0 and the a1 of the baseline
+    (BFGS) and the primary method;
+(c) fraction of problems on which each solver but the baseline beats it against n, mean ± std
+    over seeds, dashed: the baseline better than the primary method;
+(d) per-problem L of the primary method against the baseline's, largest n, all seeds (log–log,
+    diagonal dashed).
 
-:func:`compute_panels` writes (a, b) for the representative problem set (largest n, first seed)
-into ``results/aggregate/{experiment}/panels/fig_fluid.h5``; :func:`plot` reads only artifacts.
+The example problem is the one where the primary method improves most on the baseline (largest
+finite L_BFGS / L_JPO; :mod:`invnet.figures.example_problem`). :func:`compute_panels` writes
+(a, b) for the representative problem set (largest n, first seed) into
+``results/aggregate/{experiment}/panels/fig_fluid.h5``; :func:`plot` reads only artifacts. With
+several fluid experiments the figure draws the first in config order (``max_experiments=1``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
-
 import numpy as np
 import torch
 
 from ..artifacts import read_h5, write_h5
-from ..problems import ProblemFamily
-from .base import FigureInputs, FigureSpec
-from .fig5 import count_local_minima, select_example
-from .inputs import load_problem_runs
-from .panels import fractions_legend, fractions_panel
-from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
+from ..solver_info import SolverSet
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
+from .example_problem import select_example
+from .fractions_vs_n import fractions_legend, fractions_panel
+from .landscape import count_local_minima, landscape_along
+from .problem_runs import load_problem_runs
+from .style import DOUBLE_COLUMN, apply_style, loss_label, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig_fluid")
 
 FAMILY = "fluid"
 GRID_POINTS = 241  # a1 grid of panel (b)
 COORDINATE = 0  # panel (b) varies a1
-CHUNK = 256
+CHUNK = 256  # forward batch of the landscape (a 32² flow per problem)
+RECOVERED_COLOR = "crimson"  # the primary method's vortices in (a): visible on both colour maps
 
 
-def landscape_along(
-    family: ProblemFamily, x_true: np.ndarray, gamma: np.ndarray, y_target: np.ndarray,
-    values: np.ndarray, coordinate: int = COORDINATE,
-) -> np.ndarray:
-    """L at x_true with unknown ``coordinate`` set to each of ``values`` (one problem), float64."""
-    x = np.repeat(np.asarray(x_true, dtype=np.float64)[None], values.size, axis=0)
-    x[:, coordinate] = values
-    gam = torch.as_tensor(np.asarray(gamma, dtype=np.float64)[None])
-    target = torch.as_tensor(np.asarray(y_target, dtype=np.float64)[None])
-    out = []
-    with torch.no_grad():
-        for lo in range(0, values.size, CHUNK):
-            xc = torch.as_tensor(x[lo:lo + CHUNK])
-            m = xc.shape[0]
-            out.append(family.loss(family.forward(xc, gam.expand(m, -1, -1)), target.expand(m, -1, -1)))
-    return torch.cat(out).numpy()
-
-
-def compute_panels(
-    data: str | os.PathLike,
-    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
-    out: str | os.PathLike,
-) -> int:
+def compute_panels(inputs: PanelInputs, out: str | os.PathLike) -> int:
     """Write the panel data of (a, b) for one example problem; return its index."""
-    pr = load_problem_runs(data, runs, (FAMILY,))
+    pr = load_problem_runs(inputs.data, inputs.runs, (FAMILY,))
     arrays, attrs, problem, family = pr.arrays, pr.attrs, pr.problem, pr.family
     solutions, losses = pr.solutions, pr.losses
     n, seed = int(attrs["n"]), int(attrs["seed"])
-    idx, why = select_example(losses)
+    idx, why = select_example(losses, with_baseline(inputs.solvers, "fig_fluid"))
     x_true, gamma, y_target = arrays["x_true"][idx], arrays["gamma"][idx], arrays["y_target"][idx]
 
     with torch.no_grad():
         w, c = family.simulate(torch.as_tensor(x_true[None]), torch.as_tensor(gamma[None]), every=family.steps)
     lo, hi = (float(v) for v in family.bounds[COORDINATE])
     values = np.linspace(lo, hi, GRID_POINTS)
-    loss = landscape_along(family, x_true, gamma, y_target, values)
+    loss = landscape_along(family, x_true, gamma, y_target, values, COORDINATE, CHUNK)
     datasets: dict[str, np.ndarray] = {
         "grid": family.grid,
         "vorticity": w[0].numpy(),  # (2, N, N): t = 0, T
@@ -121,7 +104,7 @@ def _mark_vortices(ax, x: np.ndarray, marker: str, color: str, label: str | None
         ax.annotate(str(v + 1), (a, b), xytext=(4, 3), textcoords="offset points", fontsize=6, color=color)
 
 
-def _panel_flow(fig, axes, pan: dict[str, np.ndarray], horizon: float, length: float) -> None:
+def _panel_flow(fig, axes, pan: dict[str, np.ndarray], horizon: float, length: float, solvers: SolverSet) -> None:
     extent = (0.0, length, 0.0, length)
     lim_w = float(np.abs(pan["vorticity"]).max()) or 1.0
     lim_c = float(np.abs(pan["marker"]).max()) or 1.0
@@ -135,8 +118,9 @@ def _panel_flow(fig, axes, pan: dict[str, np.ndarray], horizon: float, length: f
                        interpolation="nearest", rasterized=True)
         if k in (0, 2):
             _mark_vortices(ax, pan["x_true"], "o", "black", "truth")
-            if "x_jpo" in pan:
-                _mark_vortices(ax, np.mod(pan["x_jpo"], [length, length, np.inf] * 2), "x", "crimson", "JPO")
+            if solvers.primary is not None and f"x_{solvers.primary}" in pan:
+                _mark_vortices(ax, np.mod(pan[f"x_{solvers.primary}"], [length, length, np.inf] * 2), "x",
+                               RECOVERED_COLOR, solvers.label(solvers.primary))
         ax.set_xlim(0, length)
         ax.set_ylim(0, length)
         ax.set_xticks([0, length / 2, length], ["0", "L/2", "L"])
@@ -149,15 +133,15 @@ def _panel_flow(fig, axes, pan: dict[str, np.ndarray], horizon: float, length: f
     axes[0].text(0.0, 1.18, "(a) example flow", transform=axes[0].transAxes, fontsize=8.5, fontweight="bold")
 
 
-def _panel_landscape(ax, pan: dict[str, np.ndarray], attrs: dict) -> dict[str, object]:
+def _panel_landscape(ax, pan: dict[str, np.ndarray], attrs: dict, solvers: SolverSet) -> dict[str, object]:
     values, loss = pan["values"], pan["loss"]
     ax.plot(values, loss, color="0.2", lw=1.0)
     ax.axvline(pan["x_true"][COORDINATE], color="black", ls=":", lw=1.0, label="truth")
     ax.axvline(pan["x0"][COORDINATE], color="0.5", ls="-.", lw=0.8, label="$x_0$")
     handles = {}
-    for solver in ("bfgs", "jpo"):
+    for solver in [s for s in (solvers.baseline, solvers.primary) if s is not None]:
         if f"x_{solver}" in pan:
-            style = solver_style(solver)
+            style = solver_style(solvers, solver)
             a = float(np.mod(pan[f"x_{solver}"][COORDINATE], attrs.get("length", 2 * np.pi)))
             handles[solver] = ax.axvline(a, color=style["color"], ls="--", lw=1.0)
     ax.set_yscale("log")
@@ -180,10 +164,14 @@ def _log_ticks(ax, which: str) -> None:
         (ax.xaxis if which == "x" else ax.yaxis).set_minor_formatter(NullFormatter())
 
 
-def _panel_scatter(ax, outcomes, experiment: str) -> None:
-    out = outcomes[(outcomes["experiment"] == experiment) & (outcomes["solver"] == "jpo")]
+def _panel_scatter(ax, outcomes, experiment: str, solvers: SolverSet) -> None:
+    primary = solvers.primary
+    out = outcomes[(outcomes["experiment"] == experiment) & (outcomes["solver"] == primary)]
     if out.empty:
-        ax.set_visible(False)
+        ax.text(0.5, 0.5, f"no {solvers.label(primary) if primary else 'primary method'} runs",
+                ha="center", va="center", transform=ax.transAxes, fontsize=7)
+        ax.set_axis_off()
+        ax.set_title("(d) per problem", fontsize=7.5)
         return
     n = int(out["n"].max())
     sel = out[out["n"] == n]
@@ -191,7 +179,7 @@ def _panel_scatter(ax, outcomes, experiment: str) -> None:
     tiny = np.finfo(np.float64).tiny
     x = np.maximum(sel.loc[ok, "loss_bfgs"].to_numpy(), tiny)
     y = np.maximum(sel.loc[ok, "loss"].to_numpy(), tiny)
-    style = solver_style("jpo")
+    style = solver_style(solvers, primary)
     ax.scatter(x, y, s=7, color=style["color"], marker=style["marker"], alpha=0.6, lw=0)
     if x.size:
         lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
@@ -200,15 +188,15 @@ def _panel_scatter(ax, outcomes, experiment: str) -> None:
     ax.set_yscale("log")
     _log_ticks(ax, "x")
     _log_ticks(ax, "y")
-    ax.set_xlabel(r"$L_\mathrm{BFGS}$")
-    ax.set_ylabel(r"$L_\mathrm{JPO}$")
+    ax.set_xlabel(loss_label(solvers, solvers.baseline))
+    ax.set_ylabel(loss_label(solvers, primary))
     beat = float((sel["outcome"] == "beat").mean())
     dropped = int((~ok).sum())
-    note = f"; {dropped} BFGS non-finite left out" if dropped else ""
-    ax.set_title(f"(d) per problem, $n = {n}$, all seeds\nJPO beats on {beat:.2f}{note}", fontsize=7.5)
+    note = f"; {dropped} {solvers.label(solvers.baseline)} non-finite left out" if dropped else ""
+    ax.set_title(f"(d) per problem, $n = {n}$, all seeds\n{style['label']} beats on {beat:.2f}{note}", fontsize=7.5)
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     import matplotlib.pyplot as plt
 
     apply_style()
@@ -216,24 +204,25 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     pan, attrs = read_h5(inputs.panels[experiment])
     fig = plt.figure(figsize=(DOUBLE_COLUMN, 5.4), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.15])
-    _panel_flow(top, top.subplots(1, 4), pan, float(attrs["horizon"]), float(attrs["length"]))
+    solvers = with_baseline(inputs.solvers, "fig_fluid")
+    _panel_flow(top, top.subplots(1, 4), pan, float(attrs["horizon"]), float(attrs["length"]), solvers)
     axes = bottom.subplots(1, 3)
-    handles = _panel_landscape(axes[0], pan, attrs)  # BFGS and JPO: dashed lines in (b)
-    handles.update(fractions_panel(axes[1], inputs.tables["fractions"], experiment,
-                                   title="(c) comparison with BFGS"))
-    axes[1].title.set_fontsize(7.5)
-    _panel_scatter(axes[2], inputs.tables["outcomes"], experiment)
-    fractions_legend(bottom, handles, ncol=6, panel="(c)")
-    save_figure(fig, pdf, png)
+    handles = _panel_landscape(axes[0], pan, attrs, solvers)  # baseline and primary: dashed lines in (b)
+    handles.update(fractions_panel(axes[1], inputs.tables["fractions"], experiment, solvers,
+                                   title=f"(c) comparison with {solvers.label(solvers.baseline)}", title_size=7.5))
+    _panel_scatter(axes[2], inputs.tables["outcomes"], experiment, solvers)
+    fractions_legend(bottom, handles, solvers, ncol=6, panel="(c)")
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(
     name="fig_fluid",
-    doc="fluid appendix figure: (a) example flow with true and JPO vortices, (b) L along a1, "
-    "(c) beat BFGS vs n, (d) L_JPO vs L_BFGS",
+    doc="fluid appendix figure: (a) example flow with true and recovered vortices, (b) L along a1, "
+    "(c) beat the baseline vs n, (d) per-problem L of the primary method vs the baseline",
     plot=plot,
     families=(FAMILY,),
     per_experiment=False,
     reads=("fractions", "outcomes"),
     panels=compute_panels,
+    max_experiments=1,
 )

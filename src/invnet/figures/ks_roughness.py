@@ -12,30 +12,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
-
 import numpy as np
 
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
 from ..problems import family_from_description
-from .base import FigureInputs, FigureSpec
-from .fig5 import FAMILY, GRID_POINTS, count_local_minima, horizons_with, landscape, with_horizon
+from .base import FigureInputs, FigureSpec, PanelInputs
+from .landscape import KS_GRID_POINTS, count_local_minima, horizons_with, landscape_along, with_horizon
 from .style import SINGLE_COLUMN, apply_style, save_figure
 
 log = logging.getLogger("invnet.figures.ks_roughness")
 
+FAMILY = "ks"
 HORIZONS = (2.5, 5.0, 10.0, 20.0, 40.0, 80.0)
 PROBLEMS = 8  # 8 x 801 forwards per horizon: keeps the smoke DAG small
 
 
-def compute_roughness(
-    data: str | os.PathLike,
-    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
-    out: str | os.PathLike,
-) -> np.ndarray:
-    """Local-minimum counts (horizons, problems) along β1 for the first problems of ``data``."""
-    del runs  # the landscape depends on the problems only
+def compute_roughness(inputs: PanelInputs, out: str | os.PathLike) -> np.ndarray:
+    """Local-minimum counts (horizons, problems) along β1 for the first problems of the data
+    artifact (the landscape depends on the problems only, not on the runs)."""
+    data = inputs.data
     arrays, attrs = read_h5(data, "data")
     problem = attrs.get("problem", {})
     if problem.get("family") != FAMILY:
@@ -47,12 +43,12 @@ def compute_roughness(
     x_true = arrays["x_true"][:m]
     gamma = arrays["gamma"][:m] if "gamma" in arrays else None
     lo, hi = (float(v) for v in family.bounds[0])
-    beta1 = np.linspace(lo, hi, GRID_POINTS)
+    beta1 = np.linspace(lo, hi, KS_GRID_POINTS)
     counts = np.empty((len(horizons), m), dtype=np.int64)
     for k, horizon in enumerate(horizons):
         fam = family if horizon == own else with_horizon(problem, horizon)
         target = arrays["y_target"][:m] if horizon == own else None
-        counts[k] = count_local_minima(landscape(fam, x_true, gamma, beta1, target))
+        counts[k] = count_local_minima(landscape_along(fam, x_true, gamma, target, beta1))
     write_h5(
         out,
         {"horizons": np.asarray(horizons), "minima": counts, "beta1": beta1, "x_true": x_true},
@@ -66,12 +62,12 @@ def compute_roughness(
             "problem": problem,
         },
     )
-    log.info("local minima along beta1 (%d points), median over %d problems: %s", GRID_POINTS, m,
+    log.info("local minima along beta1 (%d points), median over %d problems: %s", KS_GRID_POINTS, m,
              {t: float(np.median(c)) for t, c in zip(horizons, counts)})
     return counts
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     import matplotlib.pyplot as plt
 
     apply_style()
@@ -98,13 +94,13 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     ax.minorticks_off()
     ax.set_xlabel("horizon $T$")
     ax.set_ylabel(r"local minima along $\beta_1$")
-    ax.set_title(f"{inputs.labels[experiment]}: landscape roughness ({GRID_POINTS}-point grid)",
+    ax.set_title(f"{inputs.labels[experiment]}: landscape roughness ({KS_GRID_POINTS}-point grid)",
                  fontsize=8)
     from matplotlib.ticker import FormatStrFormatter
 
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.legend(loc="upper left")
-    save_figure(fig, pdf, png)
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(

@@ -1,10 +1,18 @@
-"""One look for every figure: seaborn paper context, colour-blind palette, a fixed colour,
-marker and line style per solver (the same in every figure), vector PDF + 200 dpi PNG with
-deterministic metadata (byte-identical files for identical inputs)."""
+"""One look for every figure: seaborn paper context, colour-blind palette, one colour, marker,
+line style and label per solver (the same in every figure of a run), vector PDF + 200 dpi PNG with
+deterministic metadata (byte-identical files for identical inputs).
+
+A solver's look comes from the :class:`~invnet.solver_info.SolverSet` a figure gets
+(``inputs.solvers``), never from the solver registry: its declared ``style`` (a colour as RGB, as
+a matplotlib colour string or as ("colorblind", index); a marker; a line style), else the palette
+colours and markers that no declared style in the set takes, handed out in table order to the
+solvers that declare none. A solver the package does not know is styled like any other."""
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +27,8 @@ matplotlib.use("Agg")
 
 # pyplot and seaborn (which imports scipy.stats) are imported where a figure is drawn, not here:
 # the workflow imports every figure module to build its DAG, in every (cluster) job's start-up.
-from ..analysis import solver_label, solver_order  # noqa: E402
-from ..solvers import solvers  # noqa: E402
+from ..atomic import atomic_path  # noqa: E402
+from ..solver_info import SolverSet  # noqa: E402
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
 
@@ -38,9 +46,6 @@ def _palette() -> list[tuple[float, float, float]]:
 
 
 _MARKERS = ("o", "s", "D", "^", "v", "P", "X", "d", ">", "<", "h", "*")
-# A solver's look comes from its class (``Solver.style``): a colour as RGB or as
-# ("colorblind", index), a marker and a line style. The baseline is black; solvers without a
-# style get the palette colours no registered solver uses, in table order.
 
 RC: dict[str, Any] = {
     "figure.dpi": 100,
@@ -73,69 +78,81 @@ def apply_style() -> None:
 
 
 def _color(value: Any) -> tuple[float, float, float]:
+    """A declared colour: ("colorblind", index), a matplotlib colour string, or RGB(A) values
+    (tuples arrive as lists after the JSON round trip of the job params)."""
+    from matplotlib.colors import to_rgb
+
     if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == "colorblind":
         return tuple(_palette()[int(value[1]) % len(_palette())])
-    return tuple(float(v) for v in value)
+    if isinstance(value, str):
+        return tuple(float(v) for v in to_rgb(value))
+    return tuple(float(v) for v in list(value)[:3])
 
 
-def solver_color(solver: str) -> tuple[float, float, float]:
-    """The solver's declared colour, else a palette colour no declared style takes."""
-    registered = solvers()
-    cls = registered.get(solver)
-    if cls is not None and "color" in cls.style:
-        return _color(cls.style["color"])
-    taken = {_color(c.style["color"]) for c in registered.values() if "color" in c.style}
-    free = [c for c in _palette() if c not in taken] or list(_palette())
-    order = solver_order()
-    rank = order.index(solver) if solver in order else len(order) + sum(map(ord, solver))
+def _linestyle(value: Any) -> Any:
+    """A declared line style; a dash pattern (offset, (on, off, ...)) back as tuples after JSON."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[1], (list, tuple)):
+        return (float(value[0]), tuple(float(v) for v in value[1]))
+    return value
+
+
+def _declared(solvers: SolverSet, name: str, key: str) -> Any:
+    info = solvers.get(name)
+    return None if info is None else info.style.get(key)
+
+
+def _free(solvers: SolverSet, name: str, key: str, choices: Sequence[Any], canon=lambda v: v) -> Any:
+    """The choice for ``name`` among those no declared ``key`` of the set takes, handed out in
+    table order to the solvers that declare none (names outside the set after them)."""
+    taken = {canon(i.style[key]) for i in solvers.values() if key in i.style}
+    free = [c for c in choices if canon(c) not in taken] or list(choices)
+    undeclared = [n for n, i in solvers.items() if key not in i.style]
+    rank = undeclared.index(name) if name in undeclared else len(undeclared) + sum(map(ord, name))
     return free[rank % len(free)]
 
 
-def solver_style(solver: str) -> dict[str, Any]:
+def solver_color(solvers: SolverSet, name: str) -> tuple[float, float, float]:
+    """The solver's declared colour, else a palette colour no declared style of ``solvers`` takes."""
+    declared = _declared(solvers, name, "color")
+    return _color(declared) if declared is not None else _free(solvers, name, "color", _palette(), _color)
+
+
+def solver_marker(solvers: SolverSet, name: str) -> str:
+    """The solver's declared marker, else one no declared style of ``solvers`` takes."""
+    declared = _declared(solvers, name, "marker")
+    return declared if declared is not None else _free(solvers, name, "marker", _MARKERS)
+
+
+def solver_style(solvers: SolverSet, name: str) -> dict[str, Any]:
     """Keyword arguments for ``Axes.plot`` etc.: colour, marker, line style and legend label."""
-    cls = solvers().get(solver)
-    style = cls.style if cls is not None else {}
-    order = solver_order()
-    rank = order.index(solver) if solver in order else len(order)
+    linestyle = _declared(solvers, name, "linestyle")
     return {
-        "color": solver_color(solver),
-        "marker": style.get("marker", _MARKERS[rank % len(_MARKERS)]),
-        "linestyle": style.get("linestyle", "-"),
-        "label": solver_label(solver),
+        "color": solver_color(solvers, name),
+        "marker": solver_marker(solvers, name),
+        "linestyle": _linestyle(linestyle) if linestyle is not None else "-",
+        "label": solvers.label(name),
     }
 
 
-def fraction_vs_n_axis(ax, sizes: list[int]) -> None:
-    """An axis of fractions (0..1) against the number of problems n (log2, one tick per n)."""
-    ax.set_xscale("log", base=2)
-    if sizes:
-        ax.set_xticks(sizes)
-        ax.set_xticklabels([str(n) for n in sizes])
-        ax.minorticks_off()
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("number of problems $n$")
+def loss_label(solvers: SolverSet, name: str) -> str:
+    """Axis text for the final loss of solver ``name``: $L_\\mathrm{BFGS}$ for a plain label,
+    'L of <label>' for one mathtext cannot subscript (spaces, signs, underscores)."""
+    label = solvers.label(name)
+    if re.fullmatch(r"[A-Za-z0-9]+", label):
+        return rf"$L_\mathrm{{{label}}}$"
+    return f"$L$ of {label}"
 
 
-def _atomic_savefig(fig: plt.Figure, path: Path, fmt: str, metadata: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp.{os.getpid()}"
-    try:
-        fig.savefig(tmp, format=fmt, metadata=metadata, dpi=PNG_DPI)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def save_figure(fig: plt.Figure, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
-    """Save ``fig`` as vector PDF and 200 dpi PNG, atomically, without timestamps."""
-    _atomic_savefig(
-        fig,
-        Path(pdf),
-        "pdf",
-        {"Creator": "invnet", "Producer": None, "CreationDate": None, "ModDate": None},
-    )
-    _atomic_savefig(fig, Path(png), "png", {"Software": None})
+def save_figure(fig, pdf: str | os.PathLike, png: str | os.PathLike):
+    """Save ``fig`` as vector PDF and 200 dpi PNG, atomically (:mod:`invnet.atomic`), without
+    timestamps; close it and return it (its artists stay readable, e.g. for tests)."""
     import matplotlib.pyplot as plt
 
+    for path, fmt, metadata in (
+        (pdf, "pdf", {"Creator": "invnet", "Producer": None, "CreationDate": None, "ModDate": None}),
+        (png, "png", {"Software": None}),
+    ):
+        with atomic_path(Path(path)) as tmp:
+            fig.savefig(tmp, format=fmt, metadata=metadata, dpi=PNG_DPI)
     plt.close(fig)
+    return fig

@@ -1,71 +1,79 @@
 """Appendix figure for the billiards experiments (docs/experiments.md §4.2): example shots drawn
 on the table. For up to three problems of the representative set (largest n, first seed), the
-true shot and the BFGS and JPO shots: paths of the cue and object balls (exact: straight between
-the collision knots), start positions to scale, rest positions and the target y*. Top row: the
-whole table; bottom row: a zoom on the collisions.
+true shot and the shots of the baseline (BFGS) and of the primary method (JPO): paths of the cue
+and object balls (exact: straight between the collision knots), start positions to scale, rest
+positions and the target y*. Top row: the whole table; bottom row: a zoom on the collisions.
 
-Examples (each at most once, skipped when no problem fits):
+Examples (each at most once, skipped when no problem fits; ratios of finite losses,
+:mod:`invnet.figures.example_problem`):
   1. ∇L(x0) = 0 and the largest L_BFGS / L_JPO (JPO leaves the flat start, BFGS cannot);
   2. ∇L(x0) = 0 and the largest L_JPO / L_BFGS (JPO's worst problem among the flat starts);
   3. ∇L(x0) ≠ 0 and the largest L_JPO / L_BFGS (BFGS has a gradient from the start).
+Without a baseline or primary run: the first problem, with the shots there are.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
-from ..analysis import solver_label
 from ..artifacts import read_h5, write_h5
-from ._billiards import FAMILIES, load_representative, ratio, shot_knots
-from .base import FigureInputs, FigureSpec
-from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
+from ..solver_info import SolverSet
+from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
+from .billiards_runs import FAMILIES, load_billiards_runs, shot_knots
+from .example_problem import compared_pair, largest_ratio, select_example
+from .style import DOUBLE_COLUMN, apply_style, loss_label, save_figure, solver_style
 
-SHOTS = ("truth", "bfgs", "jpo")
+TRUTH = "truth"  # the true shot's key in the panel file (never a solver's: solvers are keyed by name)
 BALL_LINES = (":", "-", "--")  # cue, ball 1, ball 2
+# (pool, which ratio is largest, title): "gain" = L_baseline / L_primary, "loss" = its inverse
 CATEGORIES = (
-    ("flat", "bfgs", "jpo", r"$\nabla L(x_0) = 0$, JPO's best"),
-    ("flat", "jpo", "bfgs", r"$\nabla L(x_0) = 0$, JPO's worst"),
-    ("hit", "jpo", "bfgs", r"$\nabla L(x_0) \neq 0$, JPO's worst"),
+    ("flat", "gain", r"$\nabla L(x_0) = 0$, {primary}'s best"),
+    ("flat", "loss", r"$\nabla L(x_0) = 0$, {primary}'s worst"),
+    ("hit", "loss", r"$\nabla L(x_0) \neq 0$, {primary}'s worst"),
 )
 
 
-def select_examples(flat: np.ndarray, losses: dict[str, np.ndarray]) -> list[tuple[int, str]]:
+def shot_solvers(solvers: SolverSet) -> list[str]:
+    """The shots drawn besides the truth: the baseline's and the primary method's."""
+    return [s for s in (solvers.baseline, solvers.primary) if s is not None]
+
+
+def select_examples(flat: np.ndarray, losses: Mapping[str, np.ndarray], solvers: SolverSet) -> list[tuple[int, str]]:
     """Up to three (index, why) pairs, one per category of the module docstring."""
+    pair = compared_pair(losses, solvers)
+    if pair is None:
+        return [select_example(losses, solvers)]
+    base, primary = pair
     chosen: list[tuple[int, str]] = []
-    if "bfgs" not in losses or "jpo" not in losses:
-        return [(0, "first problem (no bfgs and jpo runs)")]
-    for where, num, den, why in CATEGORIES:
+    for where, which, why in CATEGORIES:
         pool = np.flatnonzero(flat if where == "flat" else ~flat)
         pool = np.array([i for i in pool if i not in {c for c, _ in chosen}], dtype=int)
         if pool.size:
-            chosen.append((int(pool[int(np.argmax(ratio(losses[num][pool], losses[den][pool])))]), why))
+            num, den = (base, primary) if which == "gain" else (primary, base)
+            chosen.append((largest_ratio(losses[num], losses[den], pool), why.format(primary=solvers.label(primary))))
     return chosen
 
 
-def compute_trajectories(
-    data: str | os.PathLike,
-    runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
-    out: str | os.PathLike,
-) -> list[int]:
+def compute_trajectories(inputs: PanelInputs, out: str | os.PathLike) -> list[int]:
     """Write the shots of the example problems; return their indices."""
-    rep = load_representative(data, runs)
+    rep = load_billiards_runs(inputs.data, inputs.runs)
     flat = rep.flat_at_x0()
-    examples = select_examples(flat, rep.losses)
+    examples = select_examples(flat, rep.losses, with_baseline(inputs.solvers, "trajectories"))
     datasets: dict[str, np.ndarray] = {}
-    shots = [s for s in SHOTS if s == "truth" or s in rep.solutions]
+    shots = [TRUTH] + [s for s in shot_solvers(inputs.solvers) if s in rep.solutions]
     for k, (idx, _) in enumerate(examples):
         g = rep.gamma[idx : idx + 1]
         datasets[f"ex{k}_gamma"] = g[0]
         datasets[f"ex{k}_y_target"] = rep.y_target[idx]
         for shot in shots:
-            x = rep.x_true[idx : idx + 1] if shot == "truth" else rep.solutions[shot][idx : idx + 1]
+            x = rep.x_true[idx : idx + 1] if shot == TRUTH else rep.solutions[shot][idx : idx + 1]
             datasets[f"ex{k}_{shot}_x"] = x[0]
             datasets[f"ex{k}_{shot}_knots"] = shot_knots(rep.family, x, g)[0]
-            if shot != "truth":
+            if shot != TRUTH:
                 datasets[f"ex{k}_{shot}_loss"] = np.asarray(rep.losses[shot][idx])
     write_h5(
         out,
@@ -89,14 +97,15 @@ def compute_trajectories(
 # ------------------------------------------------------------------------------ plotting
 
 
-def _shot_style(shot: str) -> dict:
-    if shot == "truth":
+def _shot_style(shot: str, solvers: SolverSet) -> dict:
+    if shot == TRUTH:
         return {"color": "0.55", "lw": 2.2, "label": "true shot", "zorder": 2}
-    style = solver_style(shot)
+    style = solver_style(solvers, shot)
     return {"color": style["color"], "lw": 1.0, "label": f"{style['label']} shot", "zorder": 4}
 
 
-def _draw_example(ax, land: dict[str, np.ndarray], k: int, shots: list[str], radius: float) -> np.ndarray:
+def _draw_example(ax, land: dict[str, np.ndarray], k: int, shots: list[str], radius: float,
+                  solvers: SolverSet) -> np.ndarray:
     """Draw one example; return the (m, 2) points that must be in view."""
     from matplotlib.patches import Circle
 
@@ -108,7 +117,7 @@ def _draw_example(ax, land: dict[str, np.ndarray], k: int, shots: list[str], rad
     points = [starts]
     for shot in shots:
         knots = land[f"ex{k}_{shot}_knots"]  # (K, balls, 2)
-        st = _shot_style(shot)
+        st = _shot_style(shot, solvers)
         for b in range(knots.shape[1]):
             path = knots[:, b]
             if np.allclose(path, path[0]):
@@ -131,8 +140,8 @@ def _set_view(ax, points: np.ndarray, pad: float) -> None:
     ax.set_aspect("equal", adjustable="datalim")
 
 
-def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -> None:
-    """Render the example shots of one billiards experiment."""
+def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
+    """Render the example shots of one billiards experiment; return the figure."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -141,17 +150,18 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     land, attrs = read_h5(inputs.panels[experiment])
     indices, why = json.loads(attrs["indices"]), json.loads(attrs["selection"])
     shots, radius = json.loads(attrs["shots"]), float(attrs["radius"])
+    solvers = with_baseline(inputs.solvers, "trajectories")
     cols = max(len(indices), 1)
     fig, axes = plt.subplots(2, cols, figsize=(DOUBLE_COLUMN, 4.9), layout="constrained", squeeze=False)
     for k, idx in enumerate(indices):
         top, bottom = axes[0, k], axes[1, k]
-        pts = _draw_example(top, land, k, shots, radius)
+        pts = _draw_example(top, land, k, shots, radius, solvers)
         _set_view(top, pts, 0.08)
         losses = ", ".join(
-            rf"$L_\mathrm{{{solver_label(s)}}}$ = {float(land[f'ex{k}_{s}_loss']):.1e}" for s in shots if s != "truth"
+            f"{loss_label(solvers, s)} = {float(land[f'ex{k}_{s}_loss']):.1e}" for s in shots if s != TRUTH
         )
         top.set_title(f"problem {idx}: {why[k]}\n{losses}", fontsize=7)
-        _draw_example(bottom, land, k, shots, radius)
+        _draw_example(bottom, land, k, shots, radius, solvers)
         gamma = land[f"ex{k}_gamma"].reshape(-1, 2)
         _set_view(bottom, np.vstack([gamma, gamma.mean(axis=0, keepdims=True)]), 0.12)
         bottom.set_title("zoom on the object ball(s)", fontsize=7)
@@ -161,8 +171,8 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
     for ax in list(axes.flat)[2 * len(indices):]:
         ax.set_visible(False)
     balls = ["cue", "ball 1", "ball 2"][: 1 + len(land["ex0_gamma"]) // 2] if indices else []
-    handles = [Line2D([], [], color=_shot_style(s)["color"], lw=_shot_style(s)["lw"]) for s in shots]
-    labels = [_shot_style(s)["label"] for s in shots]
+    handles = [Line2D([], [], color=_shot_style(s, solvers)["color"], lw=_shot_style(s, solvers)["lw"]) for s in shots]
+    labels = [_shot_style(s, solvers)["label"] for s in shots]
     handles += [Line2D([], [], color="0.3", ls=BALL_LINES[b], lw=1.0) for b in range(len(balls))]
     labels += [f"path of {name}" for name in balls]
     handles.append(Line2D([], [], ls="", marker="x", color="black", ms=5))
@@ -171,12 +181,12 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike) -
                handlelength=2.4, columnspacing=1.1)
     fig.suptitle(f"{inputs.labels[experiment]}: example shots ($n = {attrs['n']}$, seed {attrs['seed']})",
                  fontsize=9)
-    save_figure(fig, pdf, png)
+    return save_figure(fig, pdf, png)
 
 
 FIGURE = FigureSpec(
     name="trajectories",
-    doc="billiards: example shots (true, BFGS, JPO) drawn on the table",
+    doc="billiards: example shots (true, baseline, primary method) drawn on the table",
     plot=plot,
     families=FAMILIES,
     per_experiment=True,

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
-from ..registry import discover, import_path
+from ..registry import discover, import_path, with_plugins
 from .base import Objective, ParamSpec, ProblemFamily, ProblemSet
 
 
 def families() -> dict[str, type[ProblemFamily]]:
-    """Every registered family by name (the modules of this package, imported on first use)."""
-    return discover(__name__, ProblemFamily)
+    """Every registered family by name: the modules of this package (imported on first use)
+    and the family plug-ins of the config (``plugins``)."""
+    return with_plugins("family", discover(__name__, ProblemFamily))
 
 
 def family_class(name: str, where: str = "family") -> type[ProblemFamily]:

@@ -1,30 +1,32 @@
-"""Solvers, looked up by the names used in config (``experiments.<exp>.solvers`` keys). Every module
-of this package that defines a :class:`Solver` subclass with its own ``name`` is registered."""
+"""Solvers, looked up by the names used in config (``experiments.<exp>.solvers`` keys).
+
+Every module of this package that defines a :class:`Solver` subclass with its own ``name`` is
+registered (a class from elsewhere: ``method: package.module:Class`` or :func:`register`).
+
+The API (details in the modules):
+
+- :mod:`.base`: ``Solver`` (typed ``Settings`` generated from ``settings_spec``; ``run(ctx) ->
+  Outcome``), ``SolveProblem``, ``SolveResult``, ``SolveStatus``;
+- :mod:`.driver`: ``solve(solver, problem) -> SolveResult`` (the one driver), ``SolveContext``,
+  ``Recorder``;
+- :mod:`.compose`: ``Refine`` (``start_from``) and ``MultiStart`` (``starts``, ``budget``) over
+  any per-problem method;
+- :mod:`.resolve`: ``resolve_solvers(experiment, block, family) -> dict[str, ResolvedSolver]``,
+  ``solvers_schema()``, ``build_solver(name, settings)``, ``solver_info(name, settings)``,
+  ``solver_set(names, settings)``, ``baseline_name()``.
+"""
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from ..registry import discover
-from .base import SolveContext, SolveResult, Solver
+from .base import Outcome, SolveProblem, SolveResult, SolveStatus, SOLVE_STATUS_NAMES, Solver
+from .driver import Recorder, SolveContext, solve
+from .resolve import (
+    ResolvedSolver, baseline_name, build_solver, get_solver, method_class, methods, register, resolve_solvers,
+    solver_class, solver_info, solver_set, solvers, solvers_schema,
+)
 
-
-def solvers() -> dict[str, type[Solver]]:
-    """Every registered solver class by name, in table order (``Solver.order``, then name)."""
-    found = discover(__name__, Solver)
-    return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
-
-
-def solver_class(name: str, where: str = "solver") -> type[Solver]:
-    """The solver class registered as ``name``; a ConfigError lists the allowed names otherwise."""
-    registered = solvers()
-    if name not in registered:
-        raise ConfigError(where, f"unknown solver '{name}'; allowed: {', '.join(sorted(registered))}")
-    return registered[name]
-
-
-def get_solver(name: str, where: str = "solver") -> Solver:
-    """An instance of the solver registered as ``name``."""
-    return solver_class(name, where)()
-
-
-__all__ = ["SolveContext", "SolveResult", "Solver", "get_solver", "solver_class", "solvers"]
+__all__ = [
+    "Outcome", "Recorder", "ResolvedSolver", "SOLVE_STATUS_NAMES", "SolveContext", "SolveProblem", "SolveResult",
+    "SolveStatus", "Solver", "baseline_name", "build_solver", "get_solver", "method_class", "methods", "register",
+    "resolve_solvers", "solve", "solver_class", "solver_info", "solver_set", "solvers", "solvers_schema",
+]

@@ -6,13 +6,11 @@ updates are element-wise, so one batched tensor runs n separate optimisations.
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import torch
 
 from ..spec import ParamSpec
-from .base import SolveContext, SolveResult, Solver, subsample_history
+from .base import Outcome, Solver, SolveStatus
+from .driver import SolveContext  # the driver shapes every result: in each solver's code fingerprint
 
 
 class _FirstOrder(Solver):
@@ -21,45 +19,26 @@ class _FirstOrder(Solver):
     settings_spec = {
         "lr": ParamSpec(1e-2, float, positive=True, doc="step size"),
         "steps": ParamSpec(1000, int, positive=True, doc="iterations per problem"),
-        "history_points": ParamSpec(200, int, positive=True, doc="max loss-history entries"),
     }
 
     def make_optimizer(self, x: torch.Tensor, lr: float) -> torch.optim.Optimizer:
         raise NotImplementedError
 
-    def solve(self, ctx: SolveContext) -> SolveResult:
-        s = ctx.settings
+    def run(self, ctx: SolveContext) -> Outcome:
+        steps = self.settings.steps
         obj = ctx.objective()
         x = ctx.start().requires_grad_(True)
-        opt = self.make_optimizer(x, s["lr"])
-        record = set(subsample_history(s["steps"], s["history_points"]).tolist())
-        hist, hist_step = [], []
-        t_start = time.perf_counter()
-        last_report = t_start
-        for k in range(s["steps"] + 1):
+        opt = self.make_optimizer(x, self.settings.lr)
+        ctx.expect_steps(steps)
+        for k in range(steps + 1):
             opt.zero_grad(set_to_none=True)
             f = obj(x)
-            if k in record:
-                hist.append(float(f.detach().mean()))
-                hist_step.append(k)
-            if k == s["steps"]:
+            ctx.record(k, f)
+            if k == steps:
                 break
             f.sum().backward()
             opt.step()
-            if time.perf_counter() - last_report > 10:
-                last_report = time.perf_counter()
-                ctx.progress(f"{self.name}: step {k}/{s['steps']} mean loss {float(f.detach().mean()):.4e}")
-        final = f.detach()
-        n = obj.n
-        return SolveResult(
-            x=x.detach().cpu().numpy().copy(),
-            loss=final.cpu().numpy().copy(),
-            iterations=np.full(n, s["steps"], dtype=np.int64),
-            evaluations=obj.evaluations.cpu().numpy().copy(),
-            loss_history=np.asarray(hist),
-            history_step=np.asarray(hist_step, dtype=np.int64),
-            info={"settings": s},
-        )
+        return Outcome(x=x, loss=f, iterations=steps, status=SolveStatus.BUDGET)
 
 
 class GradientDescent(_FirstOrder):

@@ -8,15 +8,13 @@ same (training) problems; predictions on the held-out test set are stored too.
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import torch
 
 from ..errors import ConfigError
 from ..spec import ParamSpec
 from ..seeding import torch_generator
-from .base import SolveContext, SolveResult, Solver, subsample_history
+from .base import Outcome, Solver, SolveStatus
+from .driver import SolveContext  # the driver shapes every result: in each solver's code fingerprint
 from .networks import ACTIVATIONS, build_network
 
 NETWORK_SETTINGS = {
@@ -36,17 +34,17 @@ NETWORK_SETTINGS = {
     "lr_schedule": ParamSpec(
         "constant", str, choices=("constant", "cosine"), doc="learning rate over training: constant or cosine decay to 0"
     ),
-    "history_points": ParamSpec(200, int, positive=True, doc="max loss-history entries"),
 }
 
 
 class _NetworkSolver(Solver):
     cost = 2.0
+    network = True
     tuning = {"hidden": [[32, 32], [64, 64], [128, 128]], "lr": [3e-4, 1e-3, 3e-3], "lr_schedule": ["constant", "cosine"]}
 
     @classmethod
     def check_family(cls, settings, family, where: str) -> None:
-        if settings["network"] == "cnn" and family.image_shape() is None:
+        if settings.network == "cnn" and family.image_shape() is None:
             raise ConfigError(
                 f"{where}.network",
                 f"got 'cnn', but family '{family.name}' has no image inputs; allowed: mlp",
@@ -56,37 +54,31 @@ class _NetworkSolver(Solver):
         """(scalar training loss, per-problem true losses or None if not computed)."""
         raise NotImplementedError
 
-    def solve(self, ctx: SolveContext) -> SolveResult:
-        s = ctx.settings
+    def run(self, ctx: SolveContext) -> Outcome:
+        s = self.settings
         fam = ctx.family
         obj = ctx.objective()
-        diag = ctx.objective()  # loss history for methods that do not train through F (not counted)
+        diag = ctx.diagnostic()  # loss history for methods that do not train through F (not counted)
         feats = fam.features(obj.y_target, obj.gamma)
         net = build_network(feats, fam, s, torch_generator(ctx.seed, "network-init"))
-        opt = torch.optim.Adam(net.parameters(), lr=s["lr"], eps=s["adam_eps"])
+        opt = torch.optim.Adam(net.parameters(), lr=s.lr, eps=s.adam_eps)
         schedule = None
-        if s["lr_schedule"] == "cosine":
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s["steps"])
-        record = set(subsample_history(s["steps"], s["history_points"]).tolist())
-        hist, hist_step = [], []
-        last_report = time.perf_counter()
-        for k in range(s["steps"]):
+        if s.lr_schedule == "cosine":
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.steps)
+        ctx.expect_steps(s.steps)
+        for k in range(s.steps):
             opt.zero_grad(set_to_none=True)
             x = net(feats)
             train_loss, true_losses = self.training_loss(ctx, x, obj)
-            if k in record:
+            if ctx.wants(k):
                 if true_losses is None:
                     with torch.no_grad():
                         true_losses = diag(x)
-                hist.append(float(true_losses.detach().mean()))
-                hist_step.append(k)
+                ctx.record(k, true_losses)
             train_loss.backward()
             opt.step()
             if schedule is not None:
                 schedule.step()
-            if time.perf_counter() - last_report > 10:
-                last_report = time.perf_counter()
-                ctx.progress(f"{self.name}: step {k}/{s['steps']} training loss {float(train_loss.detach()):.4e}")
         with torch.no_grad():
             x = net(feats)
             final = obj(x)
@@ -94,19 +86,11 @@ class _NetworkSolver(Solver):
             if ctx.test is not None:
                 tobj = ctx.objective("test")
                 tx = net(fam.features(tobj.y_target, tobj.gamma))
-                extras = {"test_x": tx.cpu().numpy().copy(), "test_loss": tobj(tx).cpu().numpy().copy()}
-        hist.append(float(final.mean()))
-        hist_step.append(s["steps"])
-        n = obj.n
-        return SolveResult(
-            x=x.cpu().numpy().copy(),
-            loss=final.cpu().numpy().copy(),
-            iterations=np.full(n, s["steps"], dtype=np.int64),
-            evaluations=obj.evaluations.cpu().numpy().copy(),
-            loss_history=np.asarray(hist),
-            history_step=np.asarray(hist_step, dtype=np.int64),
-            extras=extras,
-            info={"settings": s, "network_parameters": sum(p.numel() for p in net.parameters())},
+                extras = {"test_x": tx, "test_loss": tobj(tx)}
+        ctx.record(s.steps, final)
+        return Outcome(
+            x=x, loss=final, iterations=s.steps, status=SolveStatus.BUDGET, extras=extras,
+            info={"network_parameters": sum(p.numel() for p in net.parameters())},
         )
 
 
@@ -115,6 +99,7 @@ class JPO(_NetworkSolver):
 
     name = "jpo"
     label = "JPO"
+    primary = True
     order = 40
     style = {"color": ("colorblind", 0), "marker": "D"}
     settings_spec = {
@@ -125,9 +110,9 @@ class JPO(_NetworkSolver):
 
     def training_loss(self, ctx: SolveContext, x: torch.Tensor, obj):
         losses = obj(x)
-        mode = ctx.settings["voting"]
+        mode = self.settings.voting
         if mode != "none" and x.requires_grad:
-            x.register_hook(_voting_hook(mode, ctx.settings["clip"], obj.n))
+            x.register_hook(_voting_hook(mode, self.settings.clip, obj.n))
         return losses.mean(), losses
 
 

@@ -13,6 +13,7 @@ same dense layers and head as the MLP.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
@@ -140,15 +141,16 @@ class ConvParameterNet(nn.Module):
 
 
 def build_network(
-    features: torch.Tensor, family: Any, settings: dict[str, Any], generator: torch.Generator
+    features: torch.Tensor, family: Any, settings: Any, generator: torch.Generator
 ) -> nn.Module:
-    """The network a jpo/supervised run's settings ask for (``network``: mlp or cnn)."""
-    if settings.get("network", "mlp") == "cnn":
+    """The network a jpo/supervised run's settings ask for (``network``: mlp or cnn); ``settings``
+    is the typed settings object or a mapping with the same keys."""
+    get = settings.get if isinstance(settings, Mapping) else lambda key, default=None: getattr(settings, key, default)
+    if get("network", "mlp") == "cnn":
         shape = family.image_shape()
         if shape is None:
             raise ValueError(f"family '{family.name}' has no image inputs for network: cnn")
         return ConvParameterNet(
-            features, shape, family.x0, family.bounds, settings["channels"], settings["hidden"],
-            settings["activation"], generator,
+            features, shape, family.x0, family.bounds, get("channels"), get("hidden"), get("activation"), generator,
         )
-    return ParameterNet(features, family.x0, family.bounds, settings["hidden"], settings["activation"], generator)
+    return ParameterNet(features, family.x0, family.bounds, get("hidden"), get("activation"), generator)

@@ -4,21 +4,14 @@ that defines ``STUDY = StudySpec(...)`` is a study; see :mod:`invnet.studies.bas
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from ..registry import discover_named
+from ..registry import discover_named, with_plugins
 from .base import STUDY_SPECS, StudySpec
 
 
 def studies() -> dict[str, StudySpec]:
-    """Every registered study by name (the ``STUDY`` of each module of this package)."""
-    return discover_named(__name__, "STUDY")
+    """Every registered study by name: the ``STUDY`` of each module of this package and the
+    study plug-ins of the config (``plugins``)."""
+    return dict(sorted(with_plugins("study", discover_named(__name__, "STUDY")).items()))
 
 
-def study(name: str, where: str = "studies") -> StudySpec:
-    registered = studies()
-    if name not in registered:
-        raise ConfigError(f"{where}.{name}", f"unknown study; allowed: {', '.join(registered)}")
-    return registered[name]
-
-
-__all__ = ["STUDY_SPECS", "StudySpec", "studies", "study"]
+__all__ = ["STUDY_SPECS", "StudySpec", "studies"]

@@ -1,6 +1,7 @@
-"""Shared panel-data helpers of the billiards figures (Figure 4 and the trajectories appendix
-figure, docs/experiments.md §4.2): reading the representative problem set with its runs, and the
-exact zero-gradient test at the shared start x0. Not a figure itself (no ``FIGURE``)."""
+"""A billiards problem set with the runs on it, as the panel steps of Figure 4 and the
+``trajectories`` appendix figure read it (docs/experiments.md §4.2): :class:`BilliardsRuns`, the
+exact zero-gradient test at the shared start x0 and the exact shot paths. Not a figure (no
+``FIGURE``)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ import torch
 
 from ..problems import Objective
 from ..problems.billiards import Billiards
-from .inputs import load_problem_runs
+from .problem_runs import load_problem_runs
 
 FAMILIES = ("billiards", "billiards_chain")
 
 
 @dataclass
-class Representative:
+class BilliardsRuns:
     """One problem set (training problems) with every run on it."""
 
     family: Billiards
@@ -50,12 +51,12 @@ class Representative:
         return (grad == 0.0).all(dim=1).numpy()
 
 
-def load_representative(
+def load_billiards_runs(
     data: str | os.PathLike, runs: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike]
-) -> Representative:
+) -> BilliardsRuns:
     """The data artifact of a billiards experiment and its run artifacts (solver -> path)."""
     pr = load_problem_runs(data, runs, tuple(FAMILIES))
-    return Representative(
+    return BilliardsRuns(
         family=pr.family,
         attrs=pr.attrs,
         y_target=np.asarray(pr.arrays["y_target"], dtype=np.float64),
@@ -64,12 +65,6 @@ def load_representative(
         solutions=pr.solutions,
         losses=pr.losses,
     )
-
-
-def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a / b with b floored at the smallest positive float, non-finite -> -inf (never chosen)."""
-    r = a / np.maximum(b, np.finfo(np.float64).tiny)
-    return np.where(np.isfinite(r), r, -np.inf)
 
 
 def shot_knots(family: Billiards, x: np.ndarray, gamma: np.ndarray) -> np.ndarray:

@@ -1,25 +1,28 @@
 """Failed problems in figures: every figure draws only problems whose runs ended with a finite
-loss (run artifact ``problem_status``; ``invnet.analysis``) and says how many it left out."""
+loss (run artifact ``problem_status``; ``invnet.analysis``) and says how many it left out. Not a
+figure (no ``FIGURE``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..analysis import ordered_solvers, solver_label
+from ..solver_info import SolverSet
 
 
-def failed_counts(frame: pd.DataFrame, experiment: str, n: int | None = None) -> dict[str, tuple[int, int]]:
+def failed_counts(
+    frame: pd.DataFrame, experiment: str, n: int | None = None, solvers: SolverSet | None = None
+) -> dict[str, tuple[int, int]]:
     """solver -> (failed problems, all problems) of ``experiment`` (at ``n`` if given), summed
     over seeds, from a ``fractions`` frame (columns failed, n_problems) or an ``outcomes`` frame
-    (outcome "failed"). Solvers without failures are left out."""
+    (outcome "failed"), in the table order of ``solvers``. Solvers without failures are left out."""
     if frame.empty or "experiment" not in frame:
         return {}
     sel = frame[frame["experiment"] == experiment]
     if n is not None:
         sel = sel[sel["n"] == int(n)]
     out = {}
-    for solver in ordered_solvers(sel["solver"].unique()):
+    for solver in (solvers if solvers is not None else SolverSet()).order(sel["solver"].unique()):
         grp = sel[sel["solver"] == solver]
         if "n_problems" in grp and "failed" in grp:
             failed, total = int(np.nansum(grp["failed"])), int(np.nansum(grp["n_problems"]))
@@ -32,12 +35,12 @@ def failed_counts(frame: pd.DataFrame, experiment: str, n: int | None = None) ->
     return out
 
 
-def failed_note(frame: pd.DataFrame, experiment: str, n: int | None = None) -> str:
+def failed_note(frame: pd.DataFrame, experiment: str, solvers: SolverSet, n: int | None = None) -> str:
     """'left out: failed problems (NaN / inf loss or optimiser failure): BFGS 8/16, GD 3/16', or ''."""
-    counts = failed_counts(frame, experiment, n)
+    counts = failed_counts(frame, experiment, n, solvers)
     if not counts:
         return ""
-    parts = ", ".join(f"{solver_label(s)} {f}/{t}" for s, (f, t) in counts.items())
+    parts = ", ".join(f"{solvers.label(s)} {f}/{t}" for s, (f, t) in counts.items())
     return f"left out: failed problems (NaN / inf loss or optimiser failure): {parts}"
 
 
@@ -47,10 +50,3 @@ def add_note(fig, note: str, title: str | None = None, fontsize: float = 9) -> N
         return
     lines = [line for line in (title, note) if line]
     fig.suptitle("\n".join(lines), fontsize=fontsize if title else 7)
-
-
-def finite_limits(*arrays, default: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
-    """(min, max) of the finite values of ``arrays``; ``default`` if there is none."""
-    values = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays]) if arrays else np.array([])
-    values = values[np.isfinite(values)]
-    return (float(values.min()), float(values.max())) if values.size else default

@@ -1,0 +1,282 @@
+"""The one entry point of every job: run the job its params describe, reading only its inputs
+and writing only its outputs (atomically). Snakemake calls :func:`run_snakemake_job` from the
+single rule script ``workflow/scripts/job.py``; tests and tools call :func:`run_job` in-process
+with a :class:`invnet.plan.Job`'s rule, params, inputs and outputs.
+
+Nothing here re-reads the config: the plan put into a job's params everything that defines it.
+Heavy imports (torch, the plug-in modules) happen inside the runner of the job's rule, so a job
+imports only what it computes with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("invnet")
+
+Inputs = Mapping[str, list[str]]
+Outputs = Mapping[str, str]
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def run_job(rule: str, params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Run one job of ``rule`` (see :data:`RUNNERS`)."""
+    if params.get("plugins"):
+        from .plugins import load_plugins
+
+        load_plugins(list(params["plugins"]))
+    RUNNERS[rule](params, inputs, outputs, threads_granted)
+
+
+def run_snakemake_job(smk: Any) -> None:
+    """Run the job of a Snakemake ``script:`` (the ``snakemake`` object): its log receives
+    Python logging and stderr; named inputs and outputs are passed on as lists and paths."""
+    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")  # before h5py is imported (NFS/Lustre)
+    handle = open(smk.log[0], "w", buffering=1, encoding="utf-8")
+    sys.stderr = handle
+    logging.basicConfig(level=logging.INFO, stream=handle, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    logging.captureWarnings(True)
+    inputs = {name: [str(p) for p in ([value] if isinstance(value, str) else value)]
+              for name, value in smk.input.items()}
+    outputs = {name: str(value) for name, value in smk.output.items()}
+    run_job(smk.rule, smk.params.job, inputs, outputs, threads_granted=smk.threads)
+
+
+# ----------------------------------------------------------------------------- data and solve
+
+
+def _family(params: Mapping[str, Any]):
+    from .problems import make_family
+
+    return make_family(params["family"], params["problem"], params["experiment"])
+
+
+def generate_data(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Sample the training set (n problems) and the held-out test set of (experiment, seed)."""
+    from .artifacts import provenance, write_h5
+    from .seeding import numpy_rng
+
+    experiment, n, seed, n_test = params["experiment"], int(params["n"]), int(params["seed"]), int(params["n_test"])
+    family = _family(params)
+    train = family.sample(n, numpy_rng(seed, f"{experiment}/train/n{n}"))
+    datasets = train.arrays()
+    if n_test:
+        datasets.update(family.sample(n_test, numpy_rng(seed, f"{experiment}/test")).arrays("test_"))
+    out = outputs["data"]
+    write_h5(out, datasets, {
+        "kind": "data", "experiment": experiment, "n": n, "seed": seed, "n_test": n_test,
+        "problem": family.describe(),
+        "provenance": provenance(seed=seed, n=n, experiment=experiment, code_fingerprint=params["code"]),
+    })
+    log.info("wrote %s: %d training and %d test problems", out, n, n_test)
+
+
+def load_problem(params: Mapping[str, Any], data: str | os.PathLike):
+    """Family and (train, test) sets from a data artifact, checked to be the problem set the
+    job's params name (experiment, n, seed, problem parameters)."""
+    from .artifacts import read_h5
+    from .errors import ArtifactError
+    from .problems import ProblemSet
+
+    family = _family(params)
+    experiment, n, seed = params["experiment"], int(params["n"]), int(params["seed"])
+    arrays, attrs = read_h5(data, "data", {"experiment": experiment, "n": n, "seed": seed})
+    if attrs.get("problem") != family.describe():
+        raise ArtifactError(
+            f"{data} was generated with other problem parameters than experiments.{experiment}.problem "
+            "now has; regenerate it (snakemake reruns it when the config changed)"
+        )
+    train = ProblemSet(arrays["y_target"], arrays["x_true"], arrays.get("gamma"))
+    test = None
+    if "test_y_target" in arrays:
+        test = ProblemSet(arrays["test_y_target"], arrays["test_x_true"], arrays.get("test_gamma"))
+    return family, train, test
+
+
+def _file_sha256(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Run one solver on one problem set and write its run artifact.
+
+    It computes with ``params["threads"]`` torch (and BLAS) threads: network training sums in
+    a thread-dependent order, so the thread count is part of what a run depends on (a param,
+    recorded in the artifact). ``threads_granted`` (the cores the scheduler gave the job) is
+    only recorded; a grant below ``threads`` is logged as a warning.
+    """
+    import numpy as np
+
+    from .artifacts import STATUS_NAMES, STATUS_OK, provenance, read_h5, write_h5
+    from .devices import device_name, resolve_device
+
+    experiment, solver, n, seed = params["experiment"], params["solver"], int(params["n"]), int(params["seed"])
+    data = inputs["data"][0]
+    family, train, test = load_problem(params, data)
+    init = inputs.get("init", [None])[0]
+    x_init = None
+    if params.get("start_from") is not None:
+        if init is None:
+            from .errors import ArtifactError
+
+            raise ArtifactError(f"solver '{solver}' starts from '{params['start_from']}' and needs its run artifact")
+        init_arrays, _ = read_h5(init, "run", {"experiment": experiment, "solver": params["start_from"], "n": n,
+                                                "seed": seed})
+        x_init = init_arrays["x"]
+    threads = int(params["threads"])
+    if threads_granted is not None and threads_granted < threads:
+        log.warning(
+            "%s/%s n=%d seed=%d: granted %d core(s) but computing with threads=%d (config), so that "
+            "the results do not depend on the grant", experiment, solver, n, seed, threads_granted, threads,
+        )
+    device = resolve_device(params["device"])
+    log.info("%s/%s n=%d seed=%d on %s: settings %s", experiment, solver, n, seed, device, params["settings"])
+    t0 = time.perf_counter()
+    result = solve_problem_set(params, family, train, test, x_init, device)
+    wall = time.perf_counter() - t0
+    log.info("%s/%s n=%d seed=%d: done in %.2f s, mean loss %.4e, median %.4e", experiment, solver, n, seed, wall,
+             float(np.mean(result.loss)), float(np.median(result.loss)))
+    status = result.problem_status
+    failed = {name: int((status == k).sum()) for k, name in STATUS_NAMES.items() if k != STATUS_OK}
+    if sum(failed.values()):
+        log.warning("%s/%s n=%d seed=%d: %d of %d problems failed (%s); they count in no comparison", experiment,
+                    solver, n, seed, sum(failed.values()), train.n, ", ".join(f"{v} {k}" for k, v in failed.items() if v))
+    datasets = {
+        "x": result.x, "problem_status": status, "solve_status": result.status, "loss": result.loss,
+        "iterations": result.iterations,
+        "evaluations": result.evaluations, "loss_history": result.loss_history, "history_step": result.history_step,
+        **result.extras,
+    }
+    write_h5(outputs["run"], datasets, {
+        "kind": "run", "experiment": experiment, "solver": solver, "n": n, "seed": seed,
+        "config": {
+            "experiment": experiment, "problem": family.describe(), "solver": params["settings"], "n": n,
+            "n_test": int(params["n_test"]), "dtype": params["dtype"], "threads": threads, "device": params["device"],
+            "history_points": int(params["history_points"]),
+        },
+        "provenance": provenance(
+            seed=seed, n=n, experiment=experiment, solver=solver, wall_time_s=wall, data_file=str(data),
+            data_sha256=_file_sha256(data), init_file=None if init is None else str(init), info=result.info,
+            device=device_name(device), threads=threads, threads_granted=threads_granted,
+            code_fingerprint=params["code"],
+        ),
+    })
+
+
+def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=None, device=None, progress=None):
+    """The computation of a solve job, also the tuning sweep's (invnet.tuning): the solver
+    ``params["solver"]`` with ``params["settings"]`` on ``train``, with ``params["threads"]``
+    threads, deterministic algorithms, the run's seed, dtype and device, through the one
+    solver driver (:func:`invnet.solvers.solve`)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from .devices import DTYPES, resolve_device
+    from .solvers import SolveProblem, build_solver, solve
+
+    device = resolve_device(params["device"]) if device is None else device
+    threads, seed = int(params["threads"]), int(params["seed"])
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    problem = SolveProblem(
+        family=family, train=train, test=test, seed=seed, init=init, dtype=DTYPES[params["dtype"]], device=device,
+        history_points=int(params["history_points"]), progress=log.info if progress is None else progress,
+    )
+    # SciPy's BLAS (L-BFGS-B, BFGS fallbacks) fighting torch for cores slows small problems 10-50x
+    with threadpool_limits(limits=threads):
+        return solve(build_solver(params["solver"], params["settings"]), problem)
+
+
+# ----------------------------------------------------------------------------- aggregate, figures, tables
+
+
+def _solvers(params: Mapping[str, Any]):
+    from .solver_info import SolverSet
+
+    return SolverSet(params.get("solvers", []))
+
+
+def aggregate(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Collect every run of one experiment into the tidy frames of ``analysis.AGGREGATE_TABLES``."""
+    from .analysis import aggregate as frames_of
+    from .tables.render import write_csv
+
+    frames = frames_of(inputs["runs"], inputs["data"], _solvers(params), rtol=float(params["compare_rtol"]))
+    for name, frame in frames.items():
+        write_csv(frame, outputs[name])
+
+
+def figure_panels(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """One figure's panel data for one experiment (the figure's ``panels`` step)."""
+    from .figures import figures
+    from .figures.base import PanelInputs
+
+    solvers = _solvers(params)
+    runs = {Path(p).parts[-3]: p for p in inputs["runs"]}  # results/runs/{experiment}/{solver}/...
+    panel_inputs = PanelInputs(params["experiment"], inputs["data"][0], runs, solvers)
+    figures()[params["figure"]].panels(panel_inputs, outputs["panels"])
+
+
+def plot_figure(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Render one figure from aggregated artifacts (and its panel data)."""
+    from .figures import FigureInputs, figures
+
+    experiments = params["experiments"]
+    tables = {t: [f for f in inputs.get("tables", []) if f.endswith(f"/{t}.csv")] for t in params["reads"]}
+    tables.update({s: [f] for s, f in zip(params.get("studies", []), inputs.get("studies", []))})
+    panels = dict(zip(experiments, inputs.get("panels", [])))
+    figure_inputs = FigureInputs.load(experiments, params["labels"], params["families"], tables, panels,
+                                      _solvers(params))
+    figures()[params["figure"]].plot(figure_inputs, outputs["pdf"], outputs["png"])
+
+
+def make_table(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Render one table from aggregated artifacts as CSV, LaTeX and Markdown."""
+    from .tables import TableInputs, tables, write_table
+
+    frames = {t: [f for f in inputs.get("tables", []) if f.endswith(f"/{t}.csv")] for t in params["reads"]}
+    table_inputs = TableInputs.load(params["experiments"], params["labels"], frames, _solvers(params),
+                                    params.get("settings"), inputs.get("data", []), inputs.get("runs", []))
+    rendered = tables()[params["table"]].render(table_inputs)
+    write_table(rendered, outputs["csv"], outputs["tex"], outputs["md"])
+
+
+def study_chunk(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """One part of a study over one chunk of seeds (one torch thread)."""
+    import torch
+
+    from .studies import studies
+
+    torch.set_num_threads(1)
+    studies()[params["study"]].run_chunk(params["settings"], params["part"], list(params["seeds"]), outputs["chunk"])
+
+
+def study_table(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """A study's aggregate table from every chunk of every part."""
+    from .studies import studies
+
+    studies()[params["study"]].aggregate(params["settings"], list(inputs["chunks"]), outputs["csv"])
+
+
+RUNNERS = {
+    "generate_data": generate_data,
+    "solve": solve,
+    "aggregate": aggregate,
+    "figure_panels": figure_panels,
+    "plot_experiment_figure": plot_figure,
+    "plot_combined_figure": plot_figure,
+    "make_table": make_table,
+    "study_chunk": study_chunk,
+    "study_table": study_table,
+}

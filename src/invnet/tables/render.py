@@ -1,0 +1,114 @@
+"""Formatting shared by the tables: CSV (full precision, machine-readable), LaTeX (booktabs) and
+Markdown, written atomically (:mod:`invnet.atomic`), and the cell formats (mean ± std, counts,
+failed problems).
+
+LaTeX is written here rather than with ``DataFrame.to_latex`` so no jinja2 is needed; cells
+are escaped. Markdown uses tabulate (pipe format).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pandas as pd
+from tabulate import tabulate
+
+from ..atomic import atomic_write_text
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """CSV without index; floats at full (round-trip) precision."""
+    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
+
+
+def latex_escape(text: object) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def to_booktabs(
+    df: pd.DataFrame,
+    caption: str | None = None,
+    label: str | None = None,
+    align: str | None = None,
+    escape: bool = True,
+) -> str:
+    """A booktabs table (``table`` float if caption/label given, else a bare ``tabular``).
+
+    Cells are strings as given (format numbers first); with ``escape`` LaTeX specials are escaped.
+    ``align`` defaults to ``l`` for text columns and ``r`` for numeric ones.
+    """
+    if align is None:
+        align = "".join("r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns)
+    if len(align) != df.shape[1]:
+        raise ValueError(f"align {align!r} has {len(align)} columns, the frame {df.shape[1]}")
+    cell = latex_escape if escape else str
+    lines = [
+        rf"\begin{{tabular}}{{{align}}}",
+        r"\toprule",
+        " & ".join(cell(c) for c in df.columns) + r" \\",
+        r"\midrule",
+    ]
+    for row in df.itertuples(index=False):
+        lines.append(" & ".join(cell(v) for v in row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption is None and label is None:
+        return "\n".join(lines) + "\n"
+    head = [r"\begin{table}[htbp]", r"\centering"]
+    if caption is not None:
+        head.append(rf"\caption{{{caption}}}")
+    if label is not None:
+        head.append(rf"\label{{{label}}}")
+    return "\n".join(head + lines + [r"\end{table}"]) + "\n"
+
+
+def to_markdown(df: pd.DataFrame, caption: str | None = None) -> str:
+    """A pipe table (GitHub Markdown), optionally preceded by a caption paragraph."""
+    body = tabulate(df.astype(str).values.tolist(), headers=list(df.columns), tablefmt="pipe",
+                    disable_numparse=True)
+    return (f"{caption}\n\n" if caption else "") + body + "\n"
+
+
+# ------------------------------------------------------------------------------ formatting
+
+
+def mean_pm_std(mean: float, std: float, digits: int = 2, pm: str = "±") -> str:
+    """'0.42 ± 0.05'; only the mean when std is NaN (one seed), '–' when mean is NaN."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    text = f"{mean:.{digits}f}"
+    if std is not None and not (isinstance(std, float) and math.isnan(std)):
+        text += f" {pm} {std:.{digits}f}"
+    return text
+
+
+def failed_cell(count: float, total: float) -> str:
+    """'3/64' failed problems of all problems over seeds; '0' when none, '–' when unknown."""
+    if count is None or (isinstance(count, float) and math.isnan(count)):
+        return "–"
+    if int(count) == 0:
+        return "0"
+    return f"{int(count)}/{int(total)}" if total == total else str(int(count))
+
+
+def count_cell(value: float) -> str:
+    """Evaluations per problem: integers as such, '–' when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
