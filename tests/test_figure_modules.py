@@ -158,7 +158,7 @@ def test_loss_curves_are_the_optimisers_of_l_from_x0():
     from invnet.figures.roles import baseline_and_primary, loss_curves
 
     every = solver_set(["bfgs", "bfgs_multistart", "lbfgsb", "gd", "adam", "jpo", "jpo_bfgs", "supervised"],
-                       {"bfgs_multistart": {"starts": 4}})
+                       {"bfgs_multistart": {"starts": 20}})
     plugin = SolverInfo("heavy_ball", "Heavy ball", 25, "heavy_ball")
     assert loss_curves(SolverSet.merge(every, [plugin])) == ["bfgs", "lbfgsb", "gd", "heavy_ball", "adam", "jpo"]
     assert baseline_and_primary(every) == ["bfgs", "jpo"] and baseline_and_primary(solver_set(["bfgs", "gd"])) == ["bfgs"]
