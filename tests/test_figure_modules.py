@@ -84,7 +84,7 @@ def test_figure_modules_import_helpers_only():
 def test_helper_modules_are_not_figures_and_need_no_underscore():
     helpers = set(MODULES) - FIGURE_MODULES
     assert {"base", "style", "example_problem", "fractions_vs_n", "failures", "landscape", "problem_runs",
-            "billiards_runs"} <= helpers
+            "billiards_runs", "roles"} <= helpers
     for module in helpers:
         assert not module.startswith("_")
         assert not re.search(r"^FIGURE\s*=", MODULES[module].read_text(), re.M), module
@@ -152,3 +152,13 @@ def test_loss_label_subscripts_plain_labels_only():
     assert loss_label(configured, "bfgs") == r"$L_\mathrm{BFGS}$"
     assert loss_label(configured, "jpo_bfgs") == "$L$ of JPO + BFGS"
     assert loss_label(configured, "x") == "$L$ of my_method"  # an underscore would break mathtext
+
+
+def test_loss_curves_are_the_optimisers_of_l_from_x0():
+    from invnet.figures.roles import baseline_and_primary, loss_curves
+
+    every = solver_set(["bfgs", "bfgs_multistart", "lbfgsb", "gd", "adam", "jpo", "jpo_bfgs", "supervised"],
+                       {"bfgs_multistart": {"starts": 20}})
+    plugin = SolverInfo("heavy_ball", "Heavy ball", 25, "heavy_ball")
+    assert loss_curves(SolverSet.merge(every, [plugin])) == ["bfgs", "lbfgsb", "gd", "heavy_ball", "adam", "jpo"]
+    assert baseline_and_primary(every) == ["bfgs", "jpo"] and baseline_and_primary(solver_set(["bfgs", "gd"])) == ["bfgs"]

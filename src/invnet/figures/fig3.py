@@ -5,8 +5,8 @@
 (b) loss L and dL/dt0 over t0 at that problem's true amplitude A, the true t0, x0 and the
     baseline's and primary method's t0 marked;
 (c) mean training loss against iteration, mean over seeds with a min–max band, for the largest
-    n: every solver that starts from x0 (``from_x0``: BFGS, L-BFGS-B, GD, Adam, JPO,
-    supervised, ... not the refinements or multi-starts, whose curves start elsewhere);
+    n: every per-problem solver that starts from x0 (BFGS, L-BFGS-B, GD, Adam, ...) and the
+    primary method's training (:func:`invnet.figures.roles.loss_curves`);
 (d) fraction of problems on which each solver but the baseline beats it against n (mean ± std
     over seeds), dashed: fraction on which the baseline is better than the primary method.
 
@@ -38,16 +38,12 @@ from .example_problem import select_example
 from .failures import add_note, failed_note
 from .fractions_vs_n import fractions_legend, fractions_panel
 from .problem_runs import load_problem_runs
+from .roles import baseline_and_primary, loss_curves
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig3")
 
 FAMILY = "wavepacket"
-
-
-def fit_solvers(solvers: SolverSet) -> list[str]:
-    """Panels (a, b): the baseline and the primary method (those configured)."""
-    return [s for s in (solvers.baseline, solvers.primary) if s is not None]
 
 
 def finite_limits(*arrays, default: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
@@ -139,7 +135,7 @@ def _panel_waveform(ax, land: dict[str, np.ndarray], solvers: SolverSet) -> None
     ax.plot(t, land["y_noisy"], color="0.65", lw=0.6, label=r"$y^*$ (noisy)")
     ax.plot(t, land["y_clean"], color="black", lw=1.4, label="truth")
     curves = [land["y_noisy"], land["y_clean"]]
-    for solver in fit_solvers(solvers):
+    for solver in baseline_and_primary(solvers):
         if f"fit_{solver}" in land:
             style = solver_style(solvers, solver)
             ls = "--" if solver == solvers.baseline else "-"
@@ -180,7 +176,7 @@ def _panel_landscape(ax, land: dict[str, np.ndarray], solvers: SolverSet) -> Non
                               label="$x_0$"))
     lo, hi = float(t0[0]), float(t0[-1])
     ax.set_xlim(lo, hi)
-    for solver in fit_solvers(solvers):
+    for solver in baseline_and_primary(solvers):
         if f"x_{solver}" in land:
             style = solver_style(solvers, solver)
             label, color = style["label"], style["color"]
@@ -204,7 +200,7 @@ def _panel_landscape(ax, land: dict[str, np.ndarray], solvers: SolverSet) -> Non
 
 
 def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, solvers: SolverSet) -> dict[str, object]:
-    band = history_band(history, experiment, n, solvers.select(from_x0=True))
+    band = history_band(history, experiment, n, loss_curves(solvers))
     handles = {}
     for solver in dict.fromkeys(band["solver"]):
         b = band[band["solver"] == solver]

@@ -39,8 +39,8 @@ from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 log = logging.getLogger("invnet.figures.fig4")
 
 EXPERIMENT_LINES = ("-", "--", ":", "-.")  # line style per experiment in (c), config order
-LONE_MARK = 30.0  # marker area of a solution no other marked solution coincides with
-NESTED_MARKS = (55.0, 22.0, 9.0, 4.0)  # areas of coinciding marks in table order (x0 ring: 130)
+LONE_MARK = 24.0  # marker area of a solution no other marked solution coincides with
+NESTED_MARKS = (44.0, 18.0, 6.0, 3.0)  # areas of coinciding marks in table order (x0 ring, truth: 130)
 COINCIDE = 0.02  # marks closer than this fraction of the drawn box coincide
 
 
@@ -49,17 +49,23 @@ def marked_solvers(solvers: SolverSet) -> list[str]:
     return solvers.select(from_x0=True)
 
 
-def mark_sizes(points: Mapping[str, Sequence[float]], tol: float) -> dict[str, float]:
-    """Marker areas for the marks ``points`` (solver -> (x, y), in table order): :data:`LONE_MARK`
-    alone; where marks coincide (within ``tol``), decreasing in table order (:data:`NESTED_MARKS`),
-    so that each shows as a ring inside the one before."""
+def mark_depths(points: Mapping[str, Sequence[float]], tol: float) -> dict[str, int | None]:
+    """For the marks ``points`` (solver -> (x, y), in table order): None for a mark no other one
+    coincides with (within ``tol``), else how many coinciding marks come before it."""
     xy = {s: np.asarray(p, dtype=np.float64) for s, p in points.items()}
-    sizes = {}
-    for k, (s, p) in enumerate(xy.items()):
-        near = [t for t, q in xy.items() if t != s and np.all(np.abs(q - p) <= tol)]
-        earlier = sum(1 for t in near if list(xy).index(t) < k)
-        sizes[s] = NESTED_MARKS[min(earlier, len(NESTED_MARKS) - 1)] if near else LONE_MARK
-    return sizes
+    names = list(xy)
+    depths: dict[str, int | None] = {}
+    for k, s in enumerate(names):
+        near = [names.index(t) for t in names if t != s and np.all(np.abs(xy[t] - xy[s]) <= tol)]
+        depths[s] = sum(1 for j in near if j < k) if near else None
+    return depths
+
+
+def mark_sizes(points: Mapping[str, Sequence[float]], tol: float) -> dict[str, float]:
+    """Marker areas: :data:`LONE_MARK` for a mark alone; where marks coincide, decreasing in table
+    order (:data:`NESTED_MARKS`), so that each shows as a ring inside the one before."""
+    return {s: LONE_MARK if d is None else NESTED_MARKS[min(d, len(NESTED_MARKS) - 1)]
+            for s, d in mark_depths(points, tol).items()}
 
 
 # ------------------------------------------------------------------------------ panel data
@@ -168,13 +174,16 @@ def _panel_landscape(fig, ax, land: dict[str, np.ndarray], attrs: dict, title: s
     (x_lo, x_hi), (y_lo, y_hi) = (vx[0], vx[-1]), (vy[0], vy[-1])
     marked = [s for s in marked_solvers(solvers) if f"x_{s}" in land]
     at = {s: (min(max(land[f"x_{s}"][0], x_lo), x_hi), min(max(land[f"x_{s}"][1], y_lo), y_hi)) for s in marked}
-    sizes = mark_sizes(at, COINCIDE * float(x_hi - x_lo))
+    tol = COINCIDE * float(x_hi - x_lo)
+    sizes, depths = mark_sizes(at, tol), mark_depths(at, tol)
     for k, solver in enumerate(marked):
         style = solver_style(solvers, solver)
         x, y = land[f"x_{solver}"]
         shown = at[solver]
+        inside = bool(depths[solver])  # within another mark: a thin edge, or the edge hides it
         handles[solver] = ax.scatter(*shown, s=sizes[solver], marker=style["marker"], color=style["color"],
-                                     edgecolors="white", linewidths=0.6, zorder=6 + k, label=style["label"])
+                                     edgecolors="white", linewidths=0.3 if inside else 0.6, zorder=6 + k,
+                                     label=style["label"])
         if shown != (x, y):  # outside the drawn box: on its edge, value printed
             ax.annotate(f"{style['label']} ({x:.2g}, {y:.2g})", shown, fontsize=5.5, color="white",
                         xytext=(3, 3), textcoords="offset points")

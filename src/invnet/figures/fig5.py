@@ -6,9 +6,10 @@
     its maximum and offset), with the number of local minima on the 801-point grid: smooth for
     short horizons, rugged for long ones;
 (c) mean loss against iteration on the representative problem set (largest n, first seed) of
-    every solver that starts from x0 (``from_x0``: BFGS, L-BFGS-B, GD, JPO, supervised, ...).
-    BFGS is unbounded; where a solver ran into a numerically diverged forward (loss NaN) its
-    mean is undefined from that round on and the curve ends, which is said;
+    every per-problem solver that starts from x0 (BFGS, L-BFGS-B, GD, ...) and of the primary
+    method's training (:func:`invnet.figures.roles.loss_curves`). BFGS is unbounded; where a
+    solver ran into a numerically diverged forward (loss NaN) its mean is undefined from that
+    round on and the curve ends, which is said;
 (d) fraction of problems on which each solver but the baseline beats it against n (mean ± std
     over seeds), dashed: fraction on which the baseline is better than the primary method.
 
@@ -38,6 +39,7 @@ from .failures import add_note, failed_note
 from .fractions_vs_n import fractions_legend, fractions_panel
 from .landscape import KS_GRID_POINTS, count_local_minima, horizons_with, landscape_along, with_horizon
 from .problem_runs import load_problem_runs
+from .roles import loss_curves
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig5")
@@ -170,7 +172,7 @@ def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, seed: int,
                   pan: dict[str, np.ndarray], solvers: SolverSet) -> dict[str, object]:
     sel = history[(history["experiment"] == experiment) & (history["n"] == n) & (history["seed"] == seed)]
     handles, notes = {}, []
-    for solver in solvers.select(set(sel["solver"]), from_x0=True):
+    for solver in [s for s in loss_curves(solvers) if s in set(sel["solver"])]:
         h = sel[sel["solver"] == solver].sort_values("step")
         style = solver_style(solvers, solver)
         step, loss = h["step"].to_numpy() + 1, h["loss"].to_numpy(dtype=np.float64)
@@ -191,10 +193,11 @@ def _panel_curves(ax, history: pd.DataFrame, experiment: str, n: int, seed: int,
     if notes:
         ax.text(0.98, 0.97, "\n".join(notes), transform=ax.transAxes, fontsize=6.5, va="top",
                 ha="right")
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    lo, hi = ax.get_ylim()  # minor labels only where a decade or less is shown (they would overlap)
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if 0 < lo and hi / lo <= 10 else NullFormatter())
     ax.tick_params(axis="y", which="minor", labelsize=6)
     return handles
 

@@ -31,6 +31,7 @@ from .example_problem import select_example
 from .fractions_vs_n import fractions_legend, fractions_panel
 from .landscape import count_local_minima, landscape_along
 from .problem_runs import load_problem_runs
+from .roles import baseline_and_primary
 from .style import DOUBLE_COLUMN, apply_style, loss_label, save_figure, solver_style
 
 log = logging.getLogger("invnet.figures.fig_fluid")
@@ -139,7 +140,7 @@ def _panel_landscape(ax, pan: dict[str, np.ndarray], attrs: dict, solvers: Solve
     ax.axvline(pan["x_true"][COORDINATE], color="black", ls=":", lw=1.0, label="truth")
     ax.axvline(pan["x0"][COORDINATE], color="0.5", ls="-.", lw=0.8, label="$x_0$")
     handles = {}
-    for solver in [s for s in (solvers.baseline, solvers.primary) if s is not None]:
+    for solver in baseline_and_primary(solvers):
         if f"x_{solver}" in pan:
             style = solver_style(solvers, solver)
             a = float(np.mod(pan[f"x_{solver}"][COORDINATE], attrs.get("length", 2 * np.pi)))

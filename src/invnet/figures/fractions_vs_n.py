@@ -97,5 +97,6 @@ def fractions_legend(
     if lose:
         items.append(Line2D([], [], color="0.3", ls="--", lw=0.8, marker="o", mfc="white"))
         labels.append(f"{panel} {base} better than {', '.join(solvers.label(s) for s in lose)}")
-    fig.legend(items, labels, loc="outside lower center", ncol=min(len(items), ncol),
+    rows = -(-len(items) // max(min(ncol, len(items)), 1))
+    fig.legend(items, labels, loc="outside lower center", ncol=-(-len(items) // rows),  # balanced columns
                handlelength=2.0, columnspacing=1.2)

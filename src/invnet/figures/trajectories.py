@@ -25,6 +25,7 @@ from ..solver_info import SolverSet
 from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
 from .billiards_runs import FAMILIES, load_billiards_runs, shot_knots
 from .example_problem import compared_pair, largest_ratio, select_example
+from .roles import baseline_and_primary
 from .style import DOUBLE_COLUMN, apply_style, loss_label, save_figure, solver_style
 
 TRUTH = "truth"  # the true shot's key in the panel file (never a solver's: solvers are keyed by name)
@@ -35,11 +36,6 @@ CATEGORIES = (
     ("flat", "loss", r"$\nabla L(x_0) = 0$, {primary}'s worst"),
     ("hit", "loss", r"$\nabla L(x_0) \neq 0$, {primary}'s worst"),
 )
-
-
-def shot_solvers(solvers: SolverSet) -> list[str]:
-    """The shots drawn besides the truth: the baseline's and the primary method's."""
-    return [s for s in (solvers.baseline, solvers.primary) if s is not None]
 
 
 def select_examples(flat: np.ndarray, losses: Mapping[str, np.ndarray], solvers: SolverSet) -> list[tuple[int, str]]:
@@ -64,7 +60,7 @@ def compute_trajectories(inputs: PanelInputs, out: str | os.PathLike) -> list[in
     flat = rep.flat_at_x0()
     examples = select_examples(flat, rep.losses, with_baseline(inputs.solvers, "trajectories"))
     datasets: dict[str, np.ndarray] = {}
-    shots = [TRUTH] + [s for s in shot_solvers(inputs.solvers) if s in rep.solutions]
+    shots = [TRUTH] + [s for s in baseline_and_primary(inputs.solvers) if s in rep.solutions]
     for k, (idx, _) in enumerate(examples):
         g = rep.gamma[idx : idx + 1]
         datasets[f"ex{k}_gamma"] = g[0]
