@@ -9,7 +9,7 @@ import torch
 from invnet.errors import ConfigError
 from invnet.problems import Objective, make_family
 from invnet.seeding import numpy_rng
-from invnet.solvers import Recorder, SolveContext, SolveProblem, build_solver, solve, solvers
+from invnet.solvers import Recorder, SolveContext, SolveProblem, build_solver, resolve_block, solve, solvers
 from invnet.solvers.multistart import best_of_first, start_points
 
 DATASETS = ("x", "loss", "iterations", "evaluations", "loss_history", "history_step", "status", "problem_status")
@@ -98,4 +98,4 @@ def test_starts_are_seeded_prior_draws():
 
 def test_budget_larger_than_starts_is_refused():
     with pytest.raises(ConfigError, match=r"solvers\.bfgs_multistart\.budget.*<= starts \(5\)"):
-        solvers()["bfgs_multistart"].resolve_settings("wavepacket", {"starts": 5, "budget": [1, 10]})
+        resolve_block("wavepacket", "bfgs_multistart", {"starts": 5, "budget": [1, 10]})

@@ -168,6 +168,12 @@ CODE_CHANGES = {
     "figures/fig4.py": {"figure_panels": 1, "plot_combined_figure": 1},
     "figures/fig5.py": {"figure_panels": 1, "plot_combined_figure": 1},  # no figure imports another
     "figures/fig_fluid.py": {"figure_panels": 1, "plot_combined_figure": 1},
+    # helper modules: only the figures that import them
+    "figures/roles.py": {"figure_panels": 4, "plot_combined_figure": 3, "plot_experiment_figure": 1},  # fig3, 5, fluid, trajectories
+    "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1},  # fig5, fluid, ks_roughness
+    # what tables and figures know about solvers: no solve job (it changes no number of a run)
+    "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 14, "plot_combined_figure": 6,
+                       "make_table": 2},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1},
     "tables/table2.py": {"make_table": 1},
     "tables/table4.py": {"make_table": 1},

@@ -9,7 +9,7 @@ import pytest
 from invnet.errors import ConfigError
 from invnet.problems import make_family
 from invnet.seeding import numpy_rng
-from invnet.solvers import SolveProblem, Solver, build_solver, solve, solvers
+from invnet.solvers import SolveProblem, Solver, build_solver, resolve_block, solve, solvers
 from invnet.solvers.bfgs import BFGS
 from invnet.solvers.gd import GradientDescent
 from invnet.spec import ParamSpec
@@ -49,7 +49,7 @@ def test_settings_are_typed_and_normalised():
 )
 def test_bad_values_are_refused_with_the_full_key_path(name, block, key, message):
     with pytest.raises(ConfigError) as err:
-        solvers()[name].resolve_settings("wp", block)
+        resolve_block("wp", name, block)
     assert err.value.key == key and message in err.value.message and "\n" not in str(err.value)
 
 
@@ -78,7 +78,7 @@ def test_the_solver_reads_its_typed_settings():
 
 def test_resolved_block_round_trips_through_build_solver():
     for name in solvers():
-        block = solvers()[name].resolve_settings("wp", {})
+        block = resolve_block("wp", name, {})
         assert build_solver(name, block).to_dict() == block, name
         assert block["method"] == (solvers()[name].method_cls.name if hasattr(solvers()[name], "method_cls")
                                    and solvers()[name].method_cls else name)

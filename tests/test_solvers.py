@@ -6,7 +6,7 @@ import torch
 
 from invnet.problems import make_family
 from invnet.seeding import numpy_rng, torch_generator
-from invnet.solvers import SolveProblem, build_solver, get_solver, solve, solvers
+from invnet.solvers import SolveProblem, build_solver, get_solver, resolve_block, solve, solvers
 from invnet.solvers.network_training import _voting_hook
 from invnet.solvers.networks import ParameterNet
 
@@ -97,8 +97,8 @@ def test_unknown_solver_and_bad_settings_name_the_key():
     with pytest.raises(ConfigError, match="unknown solver 'newton'.*allowed: adam, bfgs"):
         get_solver("newton")
     with pytest.raises(ConfigError, match=r"solvers\.jpo\.activation.*allowed: relu"):
-        solvers()["jpo"].resolve_settings("wavepacket", {"activation": "swish"})
+        resolve_block("wavepacket", "jpo", {"activation": "swish"})
     with pytest.raises(ConfigError, match=r"solvers\.gd\.steps.*must be > 0"):
-        solvers()["gd"].resolve_settings("wavepacket", {"steps": -3})
+        resolve_block("wavepacket", "gd", {"steps": -3})
     with pytest.raises(ConfigError, match=r"solvers\.gd\.momentum.*unknown key; allowed: label, lr, method, steps"):
-        solvers()["gd"].resolve_settings("wavepacket", {"momentum": 0.9})
+        resolve_block("wavepacket", "gd", {"momentum": 0.9})

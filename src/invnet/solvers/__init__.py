@@ -12,7 +12,7 @@ The API (details in the modules):
 - :mod:`.compose`: ``Refine`` (``start_from``) and ``MultiStart`` (``starts``, ``budget``) over
   any per-problem method;
 - :mod:`.resolve`: ``resolve_solvers(experiment, block, family) -> dict[str, ResolvedSolver]``,
-  ``solvers_schema()``, ``build_solver(name, settings)``, ``solver_info(name, settings)``,
+  ``resolve_block(experiment, name, block)``, ``solvers_schema()``, ``build_solver(name, settings)``, ``solver_info(name, settings)``,
   ``solver_set(names, settings)``, ``baseline_name()``.
 """
 
@@ -21,12 +21,13 @@ from __future__ import annotations
 from .base import Outcome, SolveProblem, SolveResult, SolveStatus, SOLVE_STATUS_NAMES, Solver
 from .driver import Recorder, SolveContext, solve
 from .resolve import (
-    ResolvedSolver, baseline_name, build_solver, get_solver, method_class, methods, register, resolve_solvers,
+    ResolvedSolver, baseline_name, build_solver, get_solver, method_class, methods, register, resolve_block,
+    resolve_solvers,
     solver_class, solver_info, solver_set, solvers, solvers_schema,
 )
 
 __all__ = [
     "Outcome", "Recorder", "ResolvedSolver", "SOLVE_STATUS_NAMES", "SolveContext", "SolveProblem", "SolveResult",
     "SolveStatus", "Solver", "baseline_name", "build_solver", "get_solver", "method_class", "methods", "register",
-    "resolve_solvers", "solve", "solver_class", "solver_info", "solver_set", "solvers", "solvers_schema",
+    "resolve_block", "resolve_solvers", "solve", "solver_class", "solver_info", "solver_set", "solvers", "solvers_schema",
 ]

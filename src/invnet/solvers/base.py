@@ -299,14 +299,6 @@ class Solver(ABC):
         return settings
 
     @classmethod
-    def resolve_settings(cls, experiment: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The resolved JSON block of this registered solver in ``experiment`` (defaults filled,
-        composition keys included); errors name ``experiments.<experiment>.solvers.<name>.<key>``."""
-        from .resolve import parse_block
-
-        return parse_block(experiment, cls.name, settings).settings
-
-    @classmethod
     def check_settings(cls, settings: Any, where: str) -> None:
         """Cross-checks between settings; raise ConfigError naming ``where.<key>``."""
 

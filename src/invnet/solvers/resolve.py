@@ -393,6 +393,13 @@ def resolve_solvers(experiment: str, block: Mapping[str, Any] | None, family: Pr
     }
 
 
+def resolve_block(experiment: str, name: str, block: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The resolved JSON block of the registered solver ``name`` in ``experiment`` (defaults
+    filled, composition keys included); errors name ``experiments.<experiment>.solvers.<name>.<key>``.
+    (Config-layer code: no solver module imports it, so it stays out of run fingerprints.)"""
+    return parse_block(experiment, name, block).settings
+
+
 def build_solver(name: str, settings: Mapping[str, Any] | None = None) -> Solver:
     """The solver object of the configured solver ``name`` with its resolved ``settings``
     (``ResolvedSolver.settings``; a partial block gets its defaults)."""
