@@ -59,4 +59,4 @@ def test_an_import_of_a_missing_package_module_fails_loudly(probe):
 def test_the_closure_follows_package_imports():
     files = {p.name for p in fingerprint.source_files(["invnet.tables.table2"])}
     assert {"table2.py", "base.py", "render.py", "analysis.py", "atomic.py"} <= files
-    assert "fig3.py" not in files and "gd.py" not in files and "registry.py" in files
+    assert "fig3.py" not in files and "gd.py" not in files and "solver_info.py" in files
