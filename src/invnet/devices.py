@@ -39,3 +39,20 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{device.index or 0} {torch.cuda.get_device_name(device)}"
     return f"cpu {platform.machine()} {platform.processor()}".strip()
+
+
+def use_deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True)`` for eager computation, without its import of
+    ``torch._inductor.config`` (which pulls in TorchDynamo: about 1.6 s of CPU per job on this
+    2-core machine, more than most smoke solves compute). The flag that eager kernels read is
+    the C-level one set here; the inductor setting only matters to ``torch.compile``, which no
+    invnet job uses, and is set too when inductor is already loaded."""
+    import sys
+
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(True)
+    else:
+        setter(True, warn_only=False)
+    if not torch.are_deterministic_algorithms_enabled():
+        raise RuntimeError("torch refused deterministic algorithms")

@@ -38,6 +38,7 @@ from torch import nn
 from torch.func import functional_call, jacrev
 
 from ..artifacts import provenance, read_h5, write_h5
+from ..devices import use_deterministic_algorithms
 from ..errors import ArtifactError, ConfigError
 from ..seeding import numpy_rng, torch_generator
 from ..spec import ParamSpec
@@ -392,7 +393,7 @@ def run_chunk(settings: dict[str, Any], part: str, seeds: list[int], out: str | 
     unknown = sorted(set(part) - set(PANELS))
     if unknown or not part:
         raise ValueError(f"unknown panels {unknown} in part '{part}'; allowed: {', '.join(PANELS)}")
-    torch.use_deterministic_algorithms(True)
+    use_deterministic_algorithms()
     keys: list[tuple[str, str, float]] = []
     values = []
     for panel in part:
