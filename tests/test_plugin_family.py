@@ -59,6 +59,7 @@ def study_config() -> dict:
             every[name] = {"steps": 50} if "steps" in cls.settings_spec else {}
     every["heavy_ball"] = {"steps": 30, "lr": 0.02}
     config["plugins"] = PLUGINS
+    config.pop("studies", None)  # the Figure 2 study reads no experiment: not this test's subject
     config["experiments"] = {"quad": {"family": FAMILY, "label": "Noisy quadratic", "n": [4], "seeds": [0, 1],
                                       "n_test": 4, "solvers": every}}
     return config

@@ -1,27 +1,22 @@
 """The Snakemake workflow itself: what only a real Snakemake run can show (slow tier). The jobs,
 their params, reruns and resources are the plan's, tested in-process in tests/test_plan.py;
 here Snakemake must schedule exactly the plan's jobs, run the smoke DAG end to end, reschedule
-what the plan says after a code edit, keep presets apart, and run on SLURM bit for bit like
-locally. Each test runs in a temporary copy of the workflow (helpers.copy_workflow).
+what the plan says after a code edit and keep presets apart; the SLURM profile must parse (the
+SLURM runs themselves: tests/test_slurm.py). Each test runs in a temporary copy of the workflow
+(helpers.copy_workflow).
 """
 
 from __future__ import annotations
 
-import math
-import os
 import re
-import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import (
-    BIN, REPO, SNAKEMAKE, assert_same_artifacts, copy_workflow, h5_contents, job_counts, plan_of, smoke_config,
-    snakemake, tool,
-)
+from helpers import REPO, copy_workflow, job_counts, plan_of, smoke_config, snakemake, tool
+
 
 def dry_run_jobs(output: str) -> set[tuple[str, tuple[str, ...]]]:
     """(rule, sorted outputs) of every job of a ``snakemake -n`` listing (target rules have none)."""
@@ -48,7 +43,7 @@ def smoke_run(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("smoke") / "wf", with_src=True)
     t0 = time.perf_counter()
     run = snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml", timeout=900, pythonpath=work / "src")
-    run.wall_s = time.perf_counter() - t0  # reported next to the SLURM run's (test_slurm_*)
+    run.wall_s = time.perf_counter() - t0
     return work, run
 
 
@@ -62,7 +57,7 @@ def test_snakemake_schedules_exactly_the_plans_jobs(tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_dag_end_to_end(smoke_run):
+def test_smoke_dag_end_to_end(smoke_run, measured):
     work, run = smoke_run
     assert run.returncode == 0, run.stderr[-5000:]
     assert "Using workflow specific profile profiles/default" in run.stderr
@@ -81,6 +76,7 @@ def test_smoke_dag_end_to_end(smoke_run):
     dry = snakemake(work, *targets, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
+    measured(f"smoke DAG: {len(plan.jobs)} jobs, {run.wall_s:.0f} s wall")
 
 
 @pytest.mark.slow
@@ -179,162 +175,3 @@ def test_no_rule_file_reads_the_config_or_names_a_plugin():
         text = re.sub(r"#[^\n]*", "", re.sub(r'"""(?:.|\n)*?"""', "", text))  # code only
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
         assert not words & names, (path, words & names)
-
-
-# ------------------------------------------------------------------------------ SLURM
-# A subset of the smoke DAG (the wave-packet experiment, every solver, and the alignment study)
-# through the real `slurm` executor on a running cluster (cluster/slurm-local-up.sh starts a
-# single-node one): skipped without a cluster, except in CI (CI set), where a missing cluster
-# fails. The local smoke run holds the same artifacts (same blocks, same paths), so they are
-# compared bit for bit. Flags for a cluster without accounting (no slurmdbd, so no sacct).
-SLURM_FLAGS = (
-    "--workflow-profile", "profiles/slurm",
-    "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "2",
-    "--latency-wait", "5",
-)
-SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
-
-
-def slurm_config() -> dict:
-    cfg = smoke_config()
-    cfg["experiments"] = {"wavepacket": cfg["experiments"]["wavepacket"]}
-    return cfg
-
-
-# The SLURM run's targets: two problem sets of the smoke preset's wave packet, each with a
-# per-problem solver, the multi-start, a network and a refinement (a job reading another run of
-# the same problem set): 10 jobs in two batches (one problem set and its solves per sbatch),
-# enough to show batching and bit-identity without paying the ~9 s of Snakemake and interpreter
-# start-up of each of the 36 wave-packet jobs. One problem set per batch (the profile packs 4)
-# lets the two batches run side by side on the 2-CPU test node and finish before the plugin's
-# status checks, which back off by 10 s each time no job has finished, grow far apart.
-SLURM_SOLVERS = ("bfgs", "bfgs_multistart", "jpo", "jpo_bfgs")
-SLURM_TARGETS = tuple(f"results/runs/wavepacket/{s}/n8/seed{seed}.h5" for seed in (0, 1) for s in SLURM_SOLVERS)
-SLURM_BATCH = 1  # problem sets per sbatch in the test (--group-components batch=1)
-
-
-def _slurm_running() -> bool:
-    if shutil.which("sbatch") is None or shutil.which("scontrol") is None:
-        return False
-    return subprocess.run(["scontrol", "ping"], capture_output=True, timeout=30).returncode == 0
-
-
-def _require_slurm() -> None:
-    if _slurm_running():
-        return
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-        pytest.fail("CI: no SLURM cluster answers `scontrol ping` (start one with cluster/slurm-local-up.sh)")
-    pytest.skip("no SLURM cluster here (start one with cluster/slurm-local-up.sh)")
-
-
-def _slurm_snakemake(work: Path, *args: str, limit: int = 1500, log: Path | None = None):
-    """Snakemake with the SLURM profile; stopped by SIGINT (which cancels its SLURM jobs) after
-    ``limit`` seconds: SIGTERM would leave it waiting. With ``log``: started, not waited for."""
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(work / "src"), os.environ.get("PYTHONPATH")])))
-    cmd = ["timeout", "-s", "INT", "-k", "60", str(limit), *SNAKEMAKE, *args, *SLURM_FLAGS]
-    if log is not None:
-        return subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
-    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=limit + 120)
-
-
-def expected_submissions(work: Path, config: dict, targets: tuple[str, ...]) -> int:
-    """sbatch calls for ``targets`` and what they need: one per batch of the group 'batch'
-    (problem sets and study chunks, SLURM_BATCH at a time) plus one per job of the other rules
-    that are not local."""
-    from invnet.plan import LOCAL_RULES
-
-    profile = yaml.safe_load((work / "profiles" / "slurm" / "config.yaml").read_text())
-    grouped = {g.split("=")[0] for g in profile["groups"]}
-    assert any(c.startswith("batch=") for c in profile["group-components"])  # the test's override
-    size = SLURM_BATCH
-    plan = plan_of(config)
-    needed, todo = {}, [plan.producers[t] for t in targets]
-    while todo:
-        job = todo.pop()
-        if job.key not in needed:
-            needed[job.key] = job
-            todo += [plan.producers[p] for p in job.input_files if p in plan.producers]
-    rules = [j.rule for j in needed.values()]
-    components = rules.count("generate_data") + rules.count("study_chunk")
-    return math.ceil(components / size) + sum(r not in grouped | set(LOCAL_RULES) for r in rules)
-
-
-@pytest.fixture(scope="module")
-def slurm_run(tmp_path_factory):
-    _require_slurm()
-    work = copy_workflow(tmp_path_factory.mktemp("slurm") / "wf", with_src=True)
-    (work / "config" / "slurm.yaml").write_text(yaml.safe_dump(slurm_config()))
-    t0 = time.perf_counter()
-    run = _slurm_snakemake(work, *SLURM_TARGETS, "--group-components", f"batch={SLURM_BATCH}",
-                           "--configfile", "config/slurm.yaml")
-    run.wall_s = time.perf_counter() - t0
-    return work, run
-
-
-@pytest.mark.slow
-def test_slurm_run_equals_local_run(smoke_run, slurm_run, capsys):
-    """Two wave-packet problem sets of the smoke DAG with four solvers through sbatch: one
-    submission per batch (a problem set and its solves), and every artifact bit for bit the
-    local run's (same config blocks, seeds and `threads`)."""
-    local, local_run = smoke_run
-    work, run = slurm_run
-    assert local_run.returncode == 0, local_run.stderr[-3000:]
-    assert run.returncode == 0, run.stderr[-5000:]
-    assert "Using workflow specific profile profiles/slurm" in run.stderr
-    submitted = SUBMITTED.findall(run.stderr)
-    assert len(submitted) == expected_submissions(work, slurm_config(), SLURM_TARGETS), run.stderr[-5000:]
-    checked = assert_same_artifacts(local, work)
-    assert checked == 2 + len(SLURM_TARGETS)  # the two problem sets and every targeted run
-    dry = snakemake(work, "-n", *SLURM_TARGETS, "--configfile", "config/slurm.yaml", pythonpath=work / "src")
-    assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
-    with capsys.disabled():
-        print(f"\nSLURM run: {run.wall_s:.0f} s wall, {len(submitted)} sbatch submissions; "
-              f"local smoke run: {local_run.wall_s:.0f} s wall; {checked} HDF5 artifacts identical")
-
-
-@pytest.mark.slow
-def test_slurm_scancel_then_rerun(tmp_path):
-    """A batch killed by `scancel` while a solver computes leaves no complete-looking output;
-    the next invocation reruns what had not finished, and the artifacts equal those of the same
-    target run locally without interruption. (Billiards of the smoke preset, with a JPO of 1000
-    steps so that the solve lasts long enough to be caught running; the target is that JPO run
-    alone, so the batch holds its problem set and the JPO solve.)"""
-    _require_slurm()
-    cfg = smoke_config()
-    cfg["experiments"] = {"billiards": cfg["experiments"]["billiards"]}
-    cfg["experiments"]["billiards"]["solvers"]["jpo"]["steps"] = 1000
-    cfg.pop("studies", None)
-    target = ("results/runs/billiards/jpo/n8/seed0.h5", "--configfile", "config/killed.yaml")
-    local = copy_workflow(tmp_path / "local", with_src=True)
-    work = copy_workflow(tmp_path / "wf", with_src=True)
-    for where in (local, work):
-        (where / "config" / "killed.yaml").write_text(yaml.safe_dump(cfg))
-    uninterrupted = snakemake(local, *target, "--cores", "2", pythonpath=local / "src")
-    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
-
-    log = tmp_path / "first.log"
-    first = _slurm_snakemake(work, *target, "--retries", "0", limit=900, log=log)
-    jpo_log = work / "logs/solve/billiards/jpo/n8/seed0.log"
-    jpo_out = work / "results/runs/billiards/jpo/n8/seed0.h5"
-    killed, deadline = [], time.monotonic() + 600
-    while not killed and first.poll() is None and time.monotonic() < deadline:
-        if jpo_log.exists() and "settings" in jpo_log.read_text() and not jpo_out.exists():
-            killed = sorted(set(SUBMITTED.findall(log.read_text())))
-            subprocess.run(["scancel", *killed], check=True, timeout=60)
-        time.sleep(0.2)
-    assert killed, "the JPO solve was not seen running:\n" + log.read_text()[-3000:]
-    assert first.wait(timeout=900) != 0, "the cancelled run reported success"
-    assert not jpo_out.exists(), "the cancelled solve left its output"
-    for h5 in (work / "results").rglob("*.h5"):  # whatever exists is complete
-        assert h5_contents(h5)["attr:complete"] == "True", h5
-    runs_left = len(list((work / "results" / "runs").rglob("*.h5")))
-    data_left = len(list((work / "results" / "data").rglob("*.h5")))
-
-    second = _slurm_snakemake(work, *target)
-    assert second.returncode == 0, second.stderr[-5000:]
-    rerun = job_counts(second.stdout + second.stderr)
-    assert rerun.get("solve", 0) == 1 - runs_left == 1, second.stderr[-3000:]
-    assert rerun.get("generate_data", 0) == 1 - data_left, second.stderr[-3000:]
-    assert assert_same_artifacts(local, work) == 1 + 1  # the data set and the JPO run
