@@ -21,11 +21,10 @@ import yaml
 from helpers import BIN, SNAKEMAKE, assert_same_artifacts, copy_workflow, h5_contents, job_counts, plan_of, smoke_config, snakemake
 
 # ------------------------------------------------------------------------------ SLURM
-# A subset of the smoke DAG (the wave-packet experiment, every solver, and the alignment study)
-# through the real `slurm` executor on a running cluster (cluster/slurm-local-up.sh starts a
-# single-node one): skipped without a cluster, except in CI (CI set), where a missing cluster
-# fails. The local smoke run holds the same artifacts (same blocks, same paths), so they are
-# compared bit for bit. Flags for a cluster without accounting (no slurmdbd, so no sacct).
+# Part of the smoke preset through the real `slurm` executor on a running cluster
+# (cluster/slurm-local-up.sh starts a single-node one): skipped without a cluster, except in CI
+# (CI set), where a missing cluster fails. Flags for a cluster without accounting (no slurmdbd,
+# so no sacct).
 SLURM_FLAGS = (
     "--workflow-profile", "profiles/slurm",
     "--slurm-status-command", "squeue",
@@ -78,6 +77,17 @@ def _slurm_snakemake(work: Path, *args: str, limit: int = 1500, log: Path | None
     return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=limit + 120)
 
 
+def jobs_for(plan, targets: tuple[str, ...]) -> list:
+    """The plan's jobs that write ``targets`` and every job they read from, transitively."""
+    needed, todo = {}, [plan.producers[t] for t in targets]
+    while todo:
+        job = todo.pop()
+        if job.key not in needed:
+            needed[job.key] = job
+            todo += [plan.producers[p] for p in job.input_files if p in plan.producers]
+    return list(needed.values())
+
+
 def expected_submissions(work: Path, config: dict, targets: tuple[str, ...]) -> int:
     """sbatch calls for ``targets`` and what they need: one per batch of the group 'batch'
     (problem sets and study chunks, SLURM_BATCH at a time) plus one per job of the other rules
@@ -88,14 +98,7 @@ def expected_submissions(work: Path, config: dict, targets: tuple[str, ...]) -> 
     grouped = {g.split("=")[0] for g in profile["groups"]}
     assert any(c.startswith("batch=") for c in profile["group-components"])  # the test's override
     size = SLURM_BATCH
-    plan = plan_of(config)
-    needed, todo = {}, [plan.producers[t] for t in targets]
-    while todo:
-        job = todo.pop()
-        if job.key not in needed:
-            needed[job.key] = job
-            todo += [plan.producers[p] for p in job.input_files if p in plan.producers]
-    rules = [j.rule for j in needed.values()]
+    rules = [j.rule for j in jobs_for(plan_of(config), targets)]
     components = rules.count("generate_data") + rules.count("study_chunk")
     return math.ceil(components / size) + sum(r not in grouped | set(LOCAL_RULES) for r in rules)
 
@@ -117,9 +120,7 @@ def local_reference(tmp_path_factory):
     """The SLURM run's jobs run in-process by the job plan (no Snakemake), for comparison."""
     root = tmp_path_factory.mktemp("local")
     plan = plan_of(slurm_config())
-    wanted = {plan.producers[t].key for t in SLURM_TARGETS}
-    wanted |= {plan.producers[p].key for t in SLURM_TARGETS for p in plan.producers[t].input_files}
-    plan.run([j for j in plan.jobs if j.key in wanted], root)
+    plan.run(jobs_for(plan, SLURM_TARGETS), root)
     return root
 
 

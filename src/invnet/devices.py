@@ -5,6 +5,7 @@ a torch device, checked before any job runs, and described by name in provenance
 from __future__ import annotations
 
 import platform
+import sys
 
 import torch
 
@@ -47,8 +48,6 @@ def use_deterministic_algorithms() -> None:
     2-core machine, more than most smoke solves compute). The flag that eager kernels read is
     the C-level one set here; the inductor setting only matters to ``torch.compile``, which no
     invnet job uses, and is set too when inductor is already loaded."""
-    import sys
-
     setter = getattr(torch._C, "_set_deterministic_algorithms", None)
     if setter is None or "torch._inductor.config" in sys.modules:
         torch.use_deterministic_algorithms(True)
