@@ -234,7 +234,7 @@ def load_runs(
                 )
             )
         if "start_loss" in arrays:  # a multi-start run: best of the first k starts for each k
-            from .solvers.multistart import best_of_first
+            from .starts import best_of_first
 
             config = attrs.get("config") if isinstance(attrs.get("config"), dict) else {}
             budget = (config.get("solver") or {}).get("budget") or [arrays["start_loss"].shape[1]]

@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from ..problems import Objective
-from ..problems.billiards import Billiards
 from .problem_runs import load_problem_runs
+
+if TYPE_CHECKING:  # torch and the family load where panels are computed, not on import
+    from ..problems import Objective
+    from ..problems.billiards import Billiards
 
 FAMILIES = ("billiards", "billiards_chain")
 
@@ -37,6 +39,10 @@ class BilliardsRuns:
 
     def objective(self, idx: np.ndarray | None = None) -> Objective:
         """The float64 objective of all problems, or of the problems ``idx``."""
+        import torch
+
+        from ..problems import Objective
+
         sel = slice(None) if idx is None else np.asarray(idx)
         return Objective(
             self.family,
@@ -46,6 +52,8 @@ class BilliardsRuns:
 
     def flat_at_x0(self) -> np.ndarray:
         """(n,) bool: the gradient of L_i at x0 is exactly zero (every component == 0.0)."""
+        import torch
+
         x0 = torch.as_tensor(self.family.x0, dtype=torch.float64).expand(self.n, -1)
         _, grad = self.objective().value_and_grad(x0)
         return (grad == 0.0).all(dim=1).numpy()
@@ -71,6 +79,8 @@ def shot_knots(family: Billiards, x: np.ndarray, gamma: np.ndarray) -> np.ndarra
     """Positions of every ball at the start, at each intended contact and at rest, for shots x
     (m, 2) on tables gamma (m, 2 * chain): (m, K, balls, 2). Motion is a straight line in s
     between these knots, so the polyline through them is the exact path."""
+    import torch
+
     xt = torch.as_tensor(x, dtype=torch.float64)
     gt = torch.as_tensor(gamma, dtype=torch.float64)
     ev = family.events(xt, gt)

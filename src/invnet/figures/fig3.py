@@ -26,12 +26,10 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..analysis import history_band
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
-from ..problems import Objective
 from ..solver_info import SolverSet
 from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
 from .example_problem import select_example
@@ -73,6 +71,11 @@ def t0_range(bounds: Sequence[float], solutions: Iterable[float]) -> tuple[float
 
 def compute_landscape(inputs: PanelInputs, out: str | os.PathLike, n_grid: int = 501) -> int:
     """Write the panel data of Figure 3 (a, b) for one example problem; return its index."""
+    # torch and the families only where panels are computed: a plot job imports neither
+    import torch
+
+    from ..problems import Objective
+
     pr = load_problem_runs(inputs.data, inputs.runs, (FAMILY,))
     arrays, attrs, family = pr.arrays, pr.attrs, pr.family
     solutions, losses = pr.solutions, pr.losses

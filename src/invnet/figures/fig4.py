@@ -25,7 +25,6 @@ import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import torch
 
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
@@ -101,6 +100,9 @@ def plane_box(
 
 def compute_landscape(inputs: PanelInputs, out: str | os.PathLike, n_grid: int = 301) -> int:
     """Write the panel data of Figure 4 (a or b) for one example problem; return its index."""
+    # torch and the families only where panels are computed: a plot job imports neither
+    import torch
+
     rep = load_billiards_runs(inputs.data, inputs.runs)
     flat = rep.flat_at_x0()
     idx, why = select_example(flat, rep.losses, with_baseline(inputs.solvers, "fig4"))

@@ -29,7 +29,6 @@ import os
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..artifacts import read_h5, write_h5
 from ..solver_info import SolverSet
@@ -52,6 +51,9 @@ FAMILY = "ks"
 
 def compute_panels(inputs: PanelInputs, out: str | os.PathLike) -> int:
     """Write the panel data of Figure 5 (a–c) for one example problem; return its index."""
+    # torch and the families only where panels are computed: a plot job imports neither
+    import torch
+
     pr = load_problem_runs(inputs.data, inputs.runs, (FAMILY,))
     arrays, attrs, problem, family = pr.arrays, pr.attrs, pr.problem, pr.family
     solutions, losses = pr.solutions, pr.losses

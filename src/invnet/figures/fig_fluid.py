@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import numpy as np
-import torch
 
 from ..artifacts import read_h5, write_h5
 from ..solver_info import SolverSet
@@ -45,6 +44,9 @@ RECOVERED_COLOR = "crimson"  # the primary method's vortices in (a): visible on 
 
 def compute_panels(inputs: PanelInputs, out: str | os.PathLike) -> int:
     """Write the panel data of (a, b) for one example problem; return its index."""
+    # torch and the families only where panels are computed: a plot job imports neither
+    import torch
+
     pr = load_problem_runs(inputs.data, inputs.runs, (FAMILY,))
     arrays, attrs, problem, family = pr.arrays, pr.attrs, pr.problem, pr.family
     solutions, losses = pr.solutions, pr.losses

@@ -16,7 +16,6 @@ import numpy as np
 
 from ..artifacts import read_h5, write_h5
 from ..errors import ArtifactError
-from ..problems import family_from_description
 from .base import FigureInputs, FigureSpec, PanelInputs
 from .landscape import KS_GRID_POINTS, count_local_minima, horizons_with, landscape_along, with_horizon
 from .style import SINGLE_COLUMN, apply_style, save_figure
@@ -31,6 +30,8 @@ PROBLEMS = 8  # 8 x 801 forwards per horizon: keeps the smoke DAG small
 def compute_roughness(inputs: PanelInputs, out: str | os.PathLike) -> np.ndarray:
     """Local-minimum counts (horizons, problems) along β1 for the first problems of the data
     artifact (the landscape depends on the problems only, not on the runs)."""
+    from ..problems import family_from_description  # torch only where panels are computed
+
     data = inputs.data
     arrays, attrs = read_h5(data, "data")
     problem = attrs.get("problem", {})

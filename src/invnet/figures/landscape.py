@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from ..problems import ProblemFamily, family_from_description
+import numpy as np
+
+if TYPE_CHECKING:  # torch and the families load where a landscape is computed, not on import
+    from ..problems import ProblemFamily
 
 KS_GRID_POINTS = 801  # β1 grid of Figure 5 (b) and of ks_roughness (at least 801 points)
 KS_HORIZONS = (5.0, 10.0, 20.0, 40.0)  # Figure 5 (b), plus the experiment's own T
@@ -25,6 +27,8 @@ def count_local_minima(loss: np.ndarray) -> np.ndarray:
 
 def with_horizon(description: Mapping, horizon: float) -> ProblemFamily:
     """The data artifact's family with another observation time T (everything else equal)."""
+    from ..problems import family_from_description
+
     return family_from_description({**description, "horizon": float(horizon)})
 
 
@@ -49,6 +53,8 @@ def landscape_along(
     The target is ``y_target`` if given, else the noise-free F(x_true); float64, no gradients,
     evaluated in batches of ``chunk`` forwards.
     """
+    import torch
+
     single = np.ndim(x_true) == 1
     x_true = np.atleast_2d(np.asarray(x_true, dtype=np.float64))
     values = np.asarray(values, dtype=np.float64)

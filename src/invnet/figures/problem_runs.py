@@ -7,13 +7,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..artifacts import read_h5
 from ..errors import ArtifactError
-from ..problems import ProblemFamily, family_from_description
+
+if TYPE_CHECKING:  # the families (and torch) load in load_problem_runs, not on import
+    from ..problems import ProblemFamily
 
 Paths = Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike]
 
@@ -38,6 +40,8 @@ def load_problem_runs(data: str | os.PathLike, runs: Paths, families: tuple[str,
     """Read ``data`` (refused unless its family is one of ``families``) and the run artifacts
     ``runs`` (solver -> path, or paths), each checked to be a run on that problem set (and, for a
     mapping, a run of the solver it is given for)."""
+    from ..problems import family_from_description
+
     arrays, attrs = read_h5(data, "data")
     problem = attrs.get("problem", {})
     if problem.get("family") not in families:

@@ -32,6 +32,7 @@ from ..errors import ConfigError
 from ..problems.base import Objective
 from ..seeding import numpy_rng
 from ..spec import ParamSpec
+from ..starts import first_argmin
 from .base import Outcome, SettingsBase, Solver, make_settings
 from .driver import SolveContext
 
@@ -187,7 +188,7 @@ class MultiStart(Wrapper):
         rows = _RowContext(ctx, starts)
         out = self.inner.run(rows).numpy(k_max * n)
         fun = out.loss.reshape(k_max, n)
-        best = _first_argmin(fun)
+        best = first_argmin(fun)
         pick = (best, np.arange(n))
         x_all = out.x.reshape(k_max, n, dim)
         extras = {  # the method's per-row datasets: those of the best start
@@ -292,17 +293,3 @@ class _RowContext(SolveContext):
         if self._rows is None:
             return np.zeros(self.k * self.n_problems, dtype=np.int64)
         return self._rows.row_evaluations.cpu().numpy().copy()
-
-
-def _first_argmin(values: np.ndarray) -> np.ndarray:
-    """Per column, the first row with the smallest value; NaN only where every row is NaN."""
-    filled = np.where(np.isnan(values), np.inf, values)
-    return np.argmin(filled, axis=0)
-
-
-def best_of_first(start_loss: np.ndarray, start_evaluations: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best loss and evaluations spent per problem by a k-start run: the first k starts of a
-    recorded multi-start run (``start_loss``, ``start_evaluations``: (n, K))."""
-    loss = start_loss[:, :k]
-    best = np.take_along_axis(loss, _first_argmin(loss.T)[:, None], axis=1)[:, 0]
-    return best, start_evaluations[:, :k].sum(axis=1)

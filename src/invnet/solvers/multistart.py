@@ -13,7 +13,8 @@ multi-starts by config: ``gd_multistart: {method: gd, starts: 10}``.
 from __future__ import annotations
 
 from .bfgs import BFGS
-from .compose import MultiStart, best_of_first, start_points
+from ..starts import best_of_first
+from .compose import MultiStart, start_points
 
 __all__ = ["BFGSMultistart", "best_of_first", "start_points"]
 
