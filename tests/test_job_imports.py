@@ -30,8 +30,9 @@ print(json.dumps({m: m in sys.modules for m in ("torch", "invnet.problems", "inv
 
 
 def _light_jobs(plan, root):
-    return [{"rule": j.rule, "params": j.params, "inputs": {k: list(v) for k, v in j.under(root).inputs.items()},
-             "outputs": dict(j.under(root).outputs)} for j in plan.ordered(plan.jobs) if j.rule in LIGHT]
+    jobs = [j.under(root) for j in plan.ordered(plan.jobs) if j.rule in LIGHT]
+    return [{"rule": j.rule, "params": j.params, "inputs": {k: list(v) for k, v in j.inputs.items()},
+             "outputs": dict(j.outputs)} for j in jobs]
 
 
 def test_aggregate_plot_and_table_jobs_import_no_torch(tmp_path):

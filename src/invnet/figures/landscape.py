@@ -6,7 +6,6 @@ one of these figures redraws only that figure."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-
 from typing import TYPE_CHECKING
 
 import numpy as np
