@@ -107,6 +107,17 @@ def _file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def run_config(params: Mapping[str, Any], problem: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``config`` attribute of a run artifact: the slice of a solve job's params that
+    determined the run (``problem``: the family's description). ``invnet.status`` compares a
+    recorded one with the plan's."""
+    return {
+        "experiment": params["experiment"], "problem": dict(problem), "solver": params["settings"],
+        "n": int(params["n"]), "n_test": int(params["n_test"]), "dtype": params["dtype"],
+        "threads": int(params["threads"]), "device": params["device"], "history_points": int(params["history_points"]),
+    }
+
+
 def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
     """Run one solver on one problem set and write its run artifact.
 
@@ -159,11 +170,7 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
     }
     write_h5(outputs["run"], datasets, {
         "kind": "run", "experiment": experiment, "solver": solver, "n": n, "seed": seed,
-        "config": {
-            "experiment": experiment, "problem": family.describe(), "solver": params["settings"], "n": n,
-            "n_test": int(params["n_test"]), "dtype": params["dtype"], "threads": threads, "device": params["device"],
-            "history_points": int(params["history_points"]),
-        },
+        "config": run_config(params, family.describe()),
         "provenance": provenance(
             seed=seed, n=n, experiment=experiment, solver=solver, wall_time_s=wall, data_file=str(data),
             data_sha256=_file_sha256(data), init_file=None if init is None else str(init), info=result.info,
