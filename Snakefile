@@ -10,11 +10,17 @@ experiment, solver, figure or table, docs/extending.md.
     snakemake --cores all                                   # everything (config/config.yaml)
     snakemake --cores 2 --configfile config/smoke.yaml      # tiny, 2.5-4 min; only smoke.yaml
     snakemake fig3 --cores all                              # one figure (or table: table2)
+    snakemake --report results/report.html                  # the HTML report of a finished run
+    snakemake bundle --cores 1                              # the results bundle (invnet bundle)
     snakemake --workflow-profile profiles/slurm --configfile config/paper.yaml
 """
 
 
 include: "workflow/rules/common.smk"
+
+
+# The report's front page: snakemake --report results/report.html (after a run).
+report: os.path.abspath(paths.REPORT_PAGE)
 
 
 rule all:
@@ -40,3 +46,4 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/studies.smk"
+include: "workflow/rules/report.smk"

@@ -14,7 +14,7 @@ from invnet.seeding import numpy_rng
 from invnet.solvers import Recorder, SolveProblem, SolveStatus, build_solver, solve
 from invnet.solvers import base
 from invnet.solvers.bfgs import BFGS_STATUS, LBFGSB_STATUS, decode_status
-from invnet.solvers.driver import final_status, problem_status
+from invnet.solvers.driver import eta, final_status, problem_status, progress_line
 from invnet.spec import ParamSpec
 
 
@@ -71,13 +71,24 @@ def test_progress_line_at_most_every_ten_seconds():
     for k in range(30):
         now[0] = 4.0 * k
         rec.record(k, torch.tensor([2.0]))
-    assert len(lines) == 9 and lines[0] == "gd: step 3, mean loss 2.0000e+00"  # at 12 s, 24 s, ..., 108 s
+    assert len(lines) == 9 and lines[0] == "gd: step 3, 0:12 elapsed, mean loss 2.0000e+00"  # at 12 s, ..., 108 s
+    now[0] = 200.0
     rec = Recorder(3, progress=lines.append, label="jpo", clock=lambda: now[0])
     rec.expect(100)
     for k in range(60):
         now[0] = 200.0 + 11.0 * k
         rec.record(k, torch.tensor([2.0]))
-    assert lines[-1] == "jpo: step 59, mean loss 2.0000e+00 (recorded at step 9)"
+    # a declared budget: share done, elapsed 59 x 11 s = 649 s, left 649 x 41 / 59 = 451 s
+    assert lines[-1] == ("jpo: step 59/100 (59 %), 10:49 elapsed, about 7:31 left, "
+                         "mean loss 2.0000e+00 (recorded at step 9)")
+
+
+def test_eta_arithmetic():
+    assert eta(30.0, 25, 100) == pytest.approx(90.0)  # 25 steps in 30 s: 75 more take 90 s
+    assert eta(30.0, 100, 100) == 0.0 and eta(30.0, 120, 100) == 0.0
+    assert eta(5.0, 0, 100) is None  # no rate before the first step
+    assert progress_line("gd", 0, 10, 1.0, "x") == "gd: step 0/10 (0 %), 0:01 elapsed, time left unknown yet, x"
+    assert progress_line("gd", 5, 10, 3725.0, "x") == "gd: step 5/10 (50 %), 1:02:05 elapsed, about 1:02:05 left, x"
 
 
 def test_history_of_a_run_is_the_subsample_of_its_full_history():

@@ -42,26 +42,28 @@ def coverage(p: float, seeds: int, problems: int, repetitions: int = 400, seed_s
 @pytest.mark.parametrize("seeds, problems", [(5, 64), (2, 64), (5, 16)])
 def test_bootstrap_covers_a_known_binomial_p_about_95_percent_of_the_time(seeds, problems):
     """iid outcomes with p = 0.3: the interval holds p in 93-98.5 % of 400 repetitions
-    (benchmarks/bootstrap_coverage.py measures 0.95-0.96 over 2000; the binomial standard error
-    over 400 is 1 %), and its width is within 20 % of the exact binomial 95 % width."""
+    (benchmarks/bootstrap_coverage.py measures 0.95-0.97 over 2000; the binomial standard error
+    over 400 is 1 %); with 5 seeds its width is within 25 % of the exact binomial 95 % width (with
+    2 seeds the seed component, learnt from one degree of freedom, makes it wider)."""
     cov, width = coverage(0.3, seeds, problems)
     assert 0.93 <= cov <= 0.985
-    assert width == pytest.approx(2 * 1.96 * math.sqrt(0.3 * 0.7 / (seeds * problems)), rel=0.2)
+    exact = 2 * 1.96 * math.sqrt(0.3 * 0.7 / (seeds * problems))
+    assert width == pytest.approx(exact, rel=0.25) if seeds >= 5 else exact < width < 3 * exact
 
 
 def test_resampling_raw_values_at_both_stages_over_covers():
     """Why the values are shrunk first: resampled raw at both stages, the same intervals hold p
-    more than 98 % of the time and are wider (the problem-level noise is counted twice)."""
+    more than 97.5 % of the time and are wider (the problem-level noise is counted twice)."""
     raw, raw_width = coverage(0.3, 5, 64, adjust=False)
     _, width = coverage(0.3, 5, 64)
-    assert raw > 0.98 and raw_width > 1.1 * width
+    assert raw > 0.975 and raw_width > 1.05 * width
 
 
-def test_bootstrap_with_seed_effects_is_close_to_nominal():
-    """Seeds that differ (per-seed p ~ Beta, sd 0.1 around 0.4): with 5 seeds the percentile
-    interval under-covers somewhat (few seeds to learn their spread from; docs/experiments.md
-    §2.4 gives the measured coverage)."""
-    assert 0.87 <= coverage(0.4, 5, 64, seed_sd=0.1)[0] <= 0.97
+def test_bootstrap_with_seed_effects_covers_near_nominal():
+    """Seeds that differ (per-seed p ~ Beta, sd 0.1 around 0.4; a trained network is one draw
+    per seed): with 5 seeds the interval still holds p about 95 % of the time, thanks to the
+    small-sample scaling of the seed component (without it 0.90: docs/experiments.md §2.4)."""
+    assert 0.91 <= coverage(0.4, 5, 64, seed_sd=0.1)[0] <= 0.98
 
 
 def test_interval_of_a_constant_is_a_point_and_the_estimate_is_the_pooled_fraction():

@@ -175,3 +175,182 @@ def test_no_rule_file_reads_the_config_or_names_a_plugin():
         text = re.sub(r"#[^\n]*", "", re.sub(r'"""(?:.|\n)*?"""', "", text))  # code only
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
         assert not words & names, (path, words & names)
+
+
+# ------------------------------------------------------------------------------ report, bundle
+
+# Drives the report as a reader would: every category of the menu, each of its subcategories, and
+# in each the "eye" (view) and "i" (caption) button of every result; returns what was shown.
+READ_REPORT = """(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const navbar = () => document.querySelector('#app nav.transition-all');
+  const link = text => Array.from(navbar().querySelectorAll('div.p-3 a')).find(a => a.innerText.trim() === text);
+  const settle = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const home = async () => { navbar().querySelector('ol li a').click(); await settle(); };
+  const open = async (category, sub) => {
+    await home(); link(category).click(); await settle();
+    if (sub) { link(sub).click(); await settle(); }
+  };
+  const content = tag => Array.from(document.querySelectorAll('#app ' + tag)).find(x => !x.closest('nav'));
+  const text = document.querySelector('#app .prose').innerText;
+  const verdictTop = Array.from(document.querySelectorAll('#app .prose h1'))
+    .find(h => h.innerText.trim() === 'Verdict').getBoundingClientRect().top;
+  const seen = [];
+  const menu = Array.from(navbar().querySelectorAll('div.p-3 a')).map(a => a.innerText.trim());
+  const categories = menu.slice(menu.indexOf('About') + 1);
+  for (const category of categories) {
+    await open(category, null);
+    const subs = Array.from(navbar().querySelectorAll('div.p-3 a')).map(a => a.innerText.trim())
+      .filter(t => t === 'Figures' || t === 'Tables');
+    for (const sub of (subs.length ? subs : [null])) {
+      await open(category, sub);
+      const rows = () => navbar().querySelectorAll('table tbody tr');
+      const items = [];
+      for (let i = 0; i < rows().length; i++) {  // view each result: its image or page
+        const row = rows()[i];
+        const eye = row.querySelector('a[iconname=eye]');
+        const item = {category, sub, name: row.querySelector('td').innerText.trim(), href: eye.getAttribute('href')};
+        if (item.href !== '#') { item.kind = 'download'; items.push(item); continue; }  // a file to save
+        eye.click(); await settle();
+        const img = content('img');
+        const frame = content('iframe');
+        if (img) {
+          for (let t = 0; t < 100 && !img.complete; t++) await sleep(50);
+          item.kind = 'img'; item.naturalWidth = img.naturalWidth;
+        } else if (frame) {
+          item.kind = 'iframe'; item.src = frame.src;
+        } else { item.kind = 'download'; }
+        items.push(item);
+      }
+      for (let i = 0; i < items.length; i++) {  // then its caption ("i"), and back to the list
+        rows()[i].querySelector('a[iconname=information-circle]').click(); await settle();
+        items[i].caption = navbar().innerText;
+        Array.from(navbar().querySelectorAll('ol li a')).find(a => a.innerText.trim() === (sub || category)).click();
+        await settle();
+      }
+      seen.push(...items);
+    }
+  }
+  await home();
+  return {front: text, verdictTop, height: window.innerHeight, categories, seen};
+})()"""
+
+
+def _png_width(data: bytes) -> int:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big")
+
+
+@pytest.mark.slow
+def test_report_opens_in_a_browser_with_every_figure_and_table(smoke_run, measured):
+    """`snakemake --report` of the smoke run, opened in headless Chromium and read as a person
+    would: the front page shows the verdict first (on the first screen), and every figure and
+    table of the run is in the report, under its experiment, with its caption; every figure's
+    image loads (naturalWidth > 0, the PNG's own width) and every table shows its HTML page."""
+    import base64
+    import os
+
+    import browser
+
+    work, run = smoke_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    t0 = time.perf_counter()
+    rep = snakemake(work, "--report", "results/report.html", "--configfile", "config/smoke.yaml",
+                    pythonpath=work / "src")
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    report_s = time.perf_counter() - t0
+    if browser.executable() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no Chromium: .ci/run installs the Debian package chromium")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    with browser.Chromium() as page:
+        page.open(work / "results/report.html")
+        for _ in range(100):  # React renders after the load event
+            if page.evaluate("!!document.querySelector('#app .prose')"):
+                break
+            time.sleep(0.1)
+        (work / "results/report-front.png").write_bytes(page.screenshot())
+        shown = page.evaluate(READ_REPORT)
+        errors = page.console_errors()
+    browser_s = time.perf_counter() - t0 - report_s
+    assert not errors, errors
+
+    front = shown["front"]
+    assert front.startswith("invnet results")
+    assert front.index("Verdict") < front.index("Status") < front.index("Configuration") < front.index(
+        "Software and provenance")
+    assert 0 <= shown["verdictTop"] < shown["height"]  # the verdict is on the first screen
+    import pandas as pd
+
+    verdict = pd.read_csv(work / "results/tables/verdict.csv")
+    for rec in verdict.to_dict("records"):
+        assert f"{rec['beat']:.2f} [{rec['beat_low']:.2f}, {rec['beat_high']:.2f}]" in front
+
+    plan = plan_of(smoke_config())
+    expected = {}
+    from types import SimpleNamespace
+
+    for job in plan.jobs:
+        wc = SimpleNamespace(**job.wildcards)
+        if job.rule in ("plot_experiment_figure", "plot_combined_figure"):
+            expected[(plan.report_category(wc), "Figures", job.wildcards["figure"])] = job.outputs["png"]
+        elif job.rule in ("make_table", "study_table"):
+            expected[(plan.report_category(wc), "Tables", job.wildcards["table"])] = job.outputs.get(
+                "html", job.outputs.get("csv"))
+    got = {}
+    for item in shown["seen"]:
+        sub = item["sub"] or ("Figures" if item["kind"] == "img" else "Tables")
+        got[(item["category"], sub, item["name"])] = item
+    assert set(got) == set(expected)  # every figure and table, under its experiment and kind
+    for key, path in expected.items():
+        item, data = got[key], (work / path).read_bytes()
+        if path.endswith(".png"):
+            assert item["kind"] == "img" and item["naturalWidth"] == _png_width(data) > 0, (key, item)
+        elif path.endswith(".html"):
+            assert item["kind"] == "iframe" and item["src"].startswith("data:text/html"), (key, item)
+            assert base64.b64decode(item["src"].split("base64,", 1)[1]) == data and b"<table" in data
+        else:
+            assert item["href"].startswith("data:text/csv")
+        spec = plan.figures.get(key[2]) if key[1] == "Figures" else plan.tables.get(key[2])
+        doc = spec.doc if spec is not None else next(s.doc for s in plan.studies.values() if s.table == key[2])
+        assert doc in item["caption"], (key, item["caption"][:500])  # its own declaration's caption
+    size = (work / "results/report.html").stat().st_size
+    measured(f"report: {size / 1e6:.1f} MB, {len(expected)} figures and tables; --report {report_s:.0f} s, "
+             f"browser {browser_s:.0f} s")
+
+
+@pytest.mark.slow
+def test_restored_bundle_runs_no_data_or_solve_job(smoke_run, tmp_path, measured):
+    """`snakemake bundle` of the smoke run, restored into a fresh copy of the workflow with
+    `invnet bundle restore`: the next run's dry-run lists only aggregate, figure, table and report
+    jobs (all of them), and a table rebuilt from the restored artifacts is byte-identical."""
+    import os
+    import sys
+
+    work, run = smoke_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    t0 = time.perf_counter()
+    made = snakemake(work, "bundle", "--cores", "1", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
+    assert made.returncode == 0, made.stderr[-3000:]
+    bundle = work / "results/bundle/results.tar.gz"
+
+    clone = copy_workflow(tmp_path / "clone", with_src=True)
+    env = dict(os.environ, PYTHONPATH=str(clone / "src"))
+    restored = subprocess.run([sys.executable, "-m", "invnet", "bundle", "restore", str(bundle), "--configfile",
+                               "config/smoke.yaml"], cwd=clone, env=env, capture_output=True, text=True, timeout=300)
+    assert restored.returncode == 0, restored.stderr[-3000:]
+    dry = snakemake(clone, "-n", "--configfile", "config/smoke.yaml", pythonpath=clone / "src")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    counts = job_counts(dry.stdout + dry.stderr)
+    light = ("aggregate", "figure_panels", "plot_experiment_figure", "plot_combined_figure", "make_table",
+             "study_table", "report_page")
+    plan_counts = plan_of(smoke_config()).counts()
+    assert counts == {"all": 1, **{r: plan_counts[r] for r in light}}, (dry.stdout + dry.stderr)[-3000:]
+
+    table = snakemake(clone, "results/tables/table2.csv", "--cores", "2", "--configfile", "config/smoke.yaml",
+                      pythonpath=clone / "src")
+    assert table.returncode == 0, table.stderr[-3000:]
+    for name in ("table2.csv", "table2.md", "table2.tex", "table2.html"):
+        assert (clone / "results/tables" / name).read_bytes() == (work / "results/tables" / name).read_bytes()
+    measured(f"bundle: {bundle.stat().st_size / 1e6:.1f} MB; bundle, restore, dry run and table2 "
+             f"{time.perf_counter() - t0:.0f} s")

@@ -11,8 +11,11 @@ Davison & Hinkley (1997, *Bootstrap Methods and their Application*, §3.8, two-s
 
 (a seeds, b_i problems in seed i, s²_means the sample variance of the seed means, σ̂²_within the
 pooled within-seed variance), so that the bootstrap variance of the pooled mean matches the
-two-level estimate (σ̂²_seed + σ̂²_within / b̄) / a. The interval is the percentile interval of
-the resampled pooled means. NumPy only (a table job imports no torch).
+two-level estimate (σ̂²_seed + σ̂²_within / b̄) / a. The seed component is known only from a − 1
+degrees of freedom, so c is further scaled by t_{a−1} / z (the 97.5 % quantiles of Student's t
+and the normal for a 95 % interval): the small-sample width a t interval gives a mean of seed
+means. The interval is the percentile interval of the resampled pooled means. Coverage on cases
+with a known answer: ``benchmarks/bootstrap_coverage.py`` (docs/experiments.md §2.4).
 """
 
 from __future__ import annotations
@@ -46,9 +49,11 @@ def rng_for(label: str, seed: int = 0) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(label.encode())])))
 
 
-def shrunk(groups: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Each seed's values (b_i, k) replaced by the Davison–Hinkley values ỹ_ij (module docstring),
-    per column."""
+def shrunk(groups: Sequence[np.ndarray], level: float = LEVEL) -> list[np.ndarray]:
+    """Each seed's values (b_i, k) replaced by the Davison–Hinkley values ỹ_ij with the seed
+    component's small-sample scaling (module docstring), per column."""
+    from scipy import stats
+
     groups = [np.asarray(g, dtype=np.float64).reshape(len(g), -1) for g in groups]
     sizes = np.array([len(g) for g in groups], dtype=np.float64)
     means = np.stack([g.mean(axis=0) for g in groups])  # (a, k)
@@ -59,8 +64,10 @@ def shrunk(groups: Sequence[np.ndarray]) -> list[np.ndarray]:
     if a > 1:
         s2_means = means.var(axis=0, ddof=1)
         seed_var = np.maximum(0.0, s2_means - within / sizes.mean())
+        q = 1 - (1 - level) / 2
+        small = stats.t.ppf(q, a - 1) / stats.norm.ppf(q)
         with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.where(s2_means > 0, np.sqrt(seed_var / ((a - 1) / a * s2_means)), 0.0)
+            c = small * np.where(s2_means > 0, np.sqrt(seed_var / ((a - 1) / a * s2_means)), 0.0)
     else:
         c = np.zeros_like(grand)
     out = []
@@ -71,7 +78,7 @@ def shrunk(groups: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 
 def replicate_means(groups: Sequence[np.ndarray], replicates: int = REPLICATES,
-                    rng: np.random.Generator | None = None, adjust: bool = True) -> np.ndarray:
+                    rng: np.random.Generator | None = None, adjust: bool = True, level: float = LEVEL) -> np.ndarray:
     """(replicates, k) pooled means of two-stage resamples of ``groups`` (one (b_i, k) or (b_i,)
     array per seed): ``a`` seeds drawn with replacement, then each drawn seed's b_i values drawn
     with replacement. ``adjust=False`` resamples the raw values (for comparison only)."""
@@ -79,7 +86,7 @@ def replicate_means(groups: Sequence[np.ndarray], replicates: int = REPLICATES,
     if not groups:
         raise ValueError("no values to resample")
     rng = rng if rng is not None else rng_for("bootstrap")
-    values = shrunk(groups) if adjust else groups
+    values = shrunk(groups, level) if adjust else groups
     a = len(values)
     k = values[0].shape[1]
     seeds = rng.integers(0, a, size=(replicates, a))
@@ -110,7 +117,7 @@ def intervals(groups: Sequence[np.ndarray], level: float = LEVEL, replicates: in
     if not arrays:
         raise ValueError("no values to resample")
     estimate = np.concatenate(arrays).mean(axis=0)
-    reps = replicate_means(arrays, replicates, rng, adjust)
+    reps = replicate_means(arrays, replicates, rng, adjust, level)
     alpha = (1.0 - level) / 2
     low, high = np.quantile(reps, [alpha, 1 - alpha], axis=0)
     out = []

@@ -249,14 +249,14 @@ def plot_figure(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, thr
 
 
 def make_table(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
-    """Render one table from aggregated artifacts as CSV, LaTeX and Markdown."""
+    """Render one table from aggregated artifacts as CSV, LaTeX, Markdown and HTML."""
     from .tables import TableInputs, tables, write_table
 
     frames = {t: [f for f in inputs.get("tables", []) if f.endswith(f"/{t}.csv")] for t in params["reads"]}
     table_inputs = TableInputs.load(params["experiments"], params["labels"], frames, _solvers(params),
                                     params.get("settings"), inputs.get("data", []), inputs.get("runs", []))
     rendered = tables()[params["table"]].render(table_inputs)
-    write_table(rendered, outputs["csv"], outputs["tex"], outputs["md"])
+    write_table(rendered, outputs["csv"], outputs["tex"], outputs["md"], outputs.get("html"))
 
 
 def study_chunk(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
@@ -276,6 +276,22 @@ def study_table(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, thr
     studies()[params["study"]].aggregate(params["settings"], list(inputs["chunks"]), outputs["csv"])
 
 
+def report_page(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """The HTML report's front page and caption templates (:mod:`invnet.report`), from the plan
+    of the job's config and the artifacts."""
+    from .plan import Plan
+    from .report import write_report_files
+
+    write_report_files(Plan(dict(params["config"])), inputs, outputs)
+
+
+def bundle(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Every artifact into one archive with its manifest (:mod:`invnet.bundle`)."""
+    from .bundle import create
+
+    create(inputs["artifacts"], dict(params["config"]), outputs["bundle"])
+
+
 RUNNERS = {
     "generate_data": generate_data,
     "solve": solve,
@@ -286,4 +302,6 @@ RUNNERS = {
     "make_table": make_table,
     "study_chunk": study_chunk,
     "study_table": study_table,
+    "report_page": report_page,
+    "bundle": bundle,
 }

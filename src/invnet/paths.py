@@ -7,9 +7,11 @@ job plan, the job entry point and the tests all read it from here (never write a
     results/aggregate/{experiment}/panels/{figure}.h5         a figure's panel data
     results/figures/{figure}.{pdf,png}                        figures over several experiments
     results/figures/{experiment}/{figure}.{pdf,png}           figures of one experiment
-    results/tables/{table}.{csv,tex,md}                       tables (plug-ins)
+    results/tables/{table}.{csv,tex,md,html}                  tables (plug-ins)
     results/studies/{study}/{part}/chunk{chunk}.h5            one seed chunk of a study's part
     results/tables/{table}.csv                                a study's aggregate table
+    results/report/index.rst, results/report/captions/*.rst  the HTML report's front page, captions
+    results/bundle/results.tar.gz                             the results bundle (snakemake bundle)
     logs/{rule}/...log, results/benchmarks/{rule}/...tsv      one log and benchmark per job
 
 Templates hold Snakemake wildcards (``{experiment}``); the functions fill them in.
@@ -27,8 +29,12 @@ TABLE = "results/tables/{table}.{ext}"
 STUDY_CHUNK = "results/studies/{study}/{part}/chunk{chunk}.h5"
 STUDY_TABLE = "results/tables/{table}.csv"
 
+REPORT_PAGE = "results/report/index.rst"
+REPORT_CAPTIONS = "results/report/captions/{kind}.rst"
+BUNDLE = "results/bundle/results.tar.gz"
+
 FIGURE_FORMATS = ("pdf", "png")
-TABLE_FORMATS = ("csv", "tex", "md")
+TABLE_FORMATS = ("csv", "tex", "md", "html")
 
 # The wildcards of each rule's outputs: its log and benchmark are named by them, in this order.
 RULE_WILDCARDS = {
@@ -41,6 +47,8 @@ RULE_WILDCARDS = {
     "make_table": ("table",),
     "study_chunk": ("study", "part", "chunk"),
     "study_table": ("table",),
+    "report_page": (),
+    "bundle": (),
 }
 _PREFIX = {"experiment": "", "solver": "", "n": "n", "seed": "seed", "figure": "", "table": "",
            "study": "", "part": "", "chunk": "chunk"}
@@ -85,7 +93,7 @@ def table_files(table: str) -> list[str]:
 
 
 def table_outputs() -> dict[str, str]:
-    """The named outputs (csv, tex, md) of the table rule, ``{table}`` a wildcard."""
+    """The named outputs (csv, tex, md, html) of the table rule, ``{table}`` a wildcard."""
     return {ext: TABLE.replace("{ext}", ext) for ext in TABLE_FORMATS}
 
 
@@ -97,6 +105,11 @@ def study_table_file(table: str) -> str:
     return STUDY_TABLE.format(table=table)
 
 
+def report_outputs() -> dict[str, str]:
+    """The named outputs of the report page job: the front page and the caption templates."""
+    return {"page": REPORT_PAGE, **{kind: REPORT_CAPTIONS.format(kind=kind) for kind in ("figures", "tables")}}
+
+
 def _stem(rule: str, wildcards: dict[str, object] | None) -> str:
     parts = [f"{_PREFIX[w]}{{{w}}}" for w in RULE_WILDCARDS[rule]]
     stem = "/".join(parts)
@@ -105,9 +118,13 @@ def _stem(rule: str, wildcards: dict[str, object] | None) -> str:
 
 def log_file(rule: str, wildcards: dict[str, object] | None = None) -> str:
     """``logs/{rule}/...log`` of a job (a template with wildcards if ``wildcards`` is None)."""
+    if not RULE_WILDCARDS[rule]:  # a rule with a single job
+        return f"logs/{rule}.log"
     return f"logs/{rule}/{_stem(rule, wildcards)}.log"
 
 
 def benchmark_file(rule: str, wildcards: dict[str, object] | None = None) -> str:
     """``results/benchmarks/{rule}/...tsv`` of a job (a template if ``wildcards`` is None)."""
+    if not RULE_WILDCARDS[rule]:
+        return f"results/benchmarks/{rule}.tsv"
     return f"results/benchmarks/{rule}/{_stem(rule, wildcards)}.tsv"

@@ -14,7 +14,11 @@ what a job requests. Jobs, by rule:
   (largest n, first seed) and every run on it;
 - ``plot_experiment_figure`` / ``plot_combined_figure``: a figure of one experiment, or over
   every experiment it draws; ``make_table``: one table over every experiment;
-- ``study_chunk`` / ``study_table``: one part of a study over one seed chunk, and its table.
+- ``study_chunk`` / ``study_table``: one part of a study over one seed chunk, and its table;
+- ``report_page``: the HTML report's front page and captions (:mod:`invnet.report`).
+
+The ``bundle`` job (:meth:`Plan.bundle_job`, ``snakemake bundle``) is no part of the plan's jobs:
+it is built only when asked for.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from .studies import StudySpec, studies
 from .tables import TableSpec, tables
 
 # Rules whose jobs run where Snakemake runs (`localrule: True`): they only read aggregates.
-LOCAL_RULES = ("plot_experiment_figure", "plot_combined_figure", "make_table", "study_table")
+LOCAL_RULES = ("plot_experiment_figure", "plot_combined_figure", "make_table", "study_table", "report_page")
 SMALL_JOB = {"mem_mb": 2000, "runtime": 15}  # aggregate, panels, studies: measured in seconds
 
 
@@ -288,6 +292,7 @@ class Plan:
         files += [p for f in self.figures for p in self.figure_targets(f)]
         files += [p for t in self.tables for p in paths.table_files(t)]
         files += [paths.study_table_file(spec.table) for spec in self.studies.values()]
+        files += list(paths.report_outputs().values())
         return files + self.artifacts_of(self.experiments, self.studies)
 
     # ------------------------------------------------------------------ artifact check
@@ -333,6 +338,30 @@ class Plan:
             else:
                 out[name] = (lambda n: lambda wildcards: self.job(rule, wildcards).resources[n])(name)
         return out
+
+    def report_category(self, wildcards: Any) -> str:
+        """For ``report(category=...)``: the label of the experiment a figure is drawn from, or
+        "Across experiments" (figures over several experiments, or none; tables)."""
+        from .report import ACROSS
+
+        experiment = getattr(wildcards, "experiment", None)
+        figure = getattr(wildcards, "figure", None)
+        if experiment is None and figure is not None:
+            drawn = self.figure_experiments(figure)
+            experiment = drawn[0] if len(drawn) == 1 else None
+        return self.experiments[experiment].label if experiment in self.experiments else ACROSS
+
+    def report_labels(self, wildcards: Any) -> dict[str, str]:
+        """For ``report(labels=...)``: the figure's or table's name."""
+        figure = getattr(wildcards, "figure", None)
+        return {"figure": figure} if figure is not None else {"table": str(getattr(wildcards, "table", ""))}
+
+    def bundle_job(self) -> Job:
+        """The ``bundle`` job: every data, run and study-chunk artifact into one archive with a
+        manifest (:mod:`invnet.bundle`)."""
+        artifacts = self.artifacts_of(self.experiments, self.studies)
+        params = {"config": self.config, "code": self._code("invnet.bundle")}
+        return Job("bundle", {}, {"artifacts": artifacts}, {"bundle": paths.BUNDLE}, params, 1, {})
 
     def threads(self, rule: str) -> int:
         return int(self.config["threads"]) if rule == "solve" else 1
@@ -383,6 +412,7 @@ class Plan:
             yield self._table_job(name)
         for name in self.studies:
             yield from self._study_jobs(name)
+        yield self._report_job()
 
     def _data_params(self, exp: Experiment, n: int, seed: int) -> dict[str, Any]:
         b = exp.block
@@ -531,6 +561,21 @@ class Plan:
         params = {"study": study, "settings": settings, "code": self._code(spec.aggregate), **self._plugins()}
         yield Job("study_table", {"table": spec.table}, {"chunks": chunks},
                   {"csv": paths.study_table_file(spec.table)}, params, 1, {})
+
+
+    def _report_job(self) -> Job:
+        """The report's front page (verdict, status, config, provenance) and caption templates;
+        its code is the report module's and every figure's and table's (their captions)."""
+        inputs = {
+            "verdict": [p for p in paths.table_files("verdict") if p.endswith(".csv")] if "verdict" in self.tables else [],
+            "data": [p for p in self.artifacts_of(self.experiments) if p.startswith("results/data/")],
+            "runs": [p for p in self.artifacts_of(self.experiments) if p.startswith("results/runs/")],
+            "chunks": self.artifacts_of((), self.studies),
+        }
+        declared = [spec.plot for spec in self.figures.values()] + [spec.render for spec in self.tables.values()]
+        declared += [spec.aggregate for spec in self.studies.values()]
+        params = {"config": self.config, "code": self._code("invnet.report", *declared)}
+        return Job("report_page", {}, inputs, paths.report_outputs(), params, 1, {})
 
 
 def alternatives(values: Iterable[Any]) -> str:

@@ -48,15 +48,37 @@ if workflow.is_main_process:
         raise WorkflowError(str(err)) from None
 
 
-def report_figure(outputs, subcategory=None):
-    """A figure's outputs, its PDF in the report (snakemake --report)."""
-    extra = {"subcategory": subcategory} if subcategory else {}
-    return {**outputs, "pdf": report(outputs["pdf"], category="Figures", **extra)}
+# The report's caption templates, written by the report_page job from the figures' and tables'
+# own declarations (invnet.report); Snakemake resolves a relative caption path from the rule file.
+CAPTIONS = {
+    kind: os.path.abspath(path) for kind, path in paths.report_outputs().items()
+}
 
 
-def report_table(outputs):
-    """A table's outputs, its CSV in the report."""
-    return {**outputs, "csv": report(outputs["csv"], category="Tables")}
+def report_figure(outputs):
+    """A figure's outputs, its PNG in the report (snakemake --report): captioned from its
+    declaration, grouped by the experiment it is drawn from."""
+    png = report(
+        outputs["png"],
+        caption=CAPTIONS["figures"],
+        category=PLAN.report_category,
+        subcategory="Figures",
+        labels=PLAN.report_labels,
+    )
+    return {**outputs, "png": png}
+
+
+def report_table(outputs, shown="html"):
+    """A table's outputs, one of them (its HTML page) in the report, captioned from its
+    declaration."""
+    shown_file = report(
+        outputs[shown],
+        caption=CAPTIONS["tables"],
+        category=PLAN.report_category,
+        subcategory="Tables",
+        labels=PLAN.report_labels,
+    )
+    return {**outputs, shown: shown_file}
 
 
 wildcard_constraints:

@@ -23,7 +23,7 @@ rule plot_experiment_figure:
     input:
         unpack(PLAN.input_function("plot_experiment_figure")),
     output:
-        **report_figure(paths.figure_outputs(per_experiment=True), "{experiment}"),
+        **report_figure(paths.figure_outputs(per_experiment=True)),
     log:
         paths.log_file("plot_experiment_figure"),
     wildcard_constraints:

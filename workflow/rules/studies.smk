@@ -21,7 +21,7 @@ rule study_table:
     input:
         unpack(PLAN.input_function("study_table")),
     output:
-        csv=report(paths.STUDY_TABLE, category="Tables"),
+        **report_table({"csv": paths.STUDY_TABLE}, "csv"),
     log:
         paths.log_file("study_table"),
     wildcard_constraints:

@@ -105,7 +105,8 @@ class FigureSpec:
     panels: Callable[[PanelInputs, PathLike], None] | None = None
     studies: tuple[str, ...] = ()  # studies whose table it reads (results/tables/{study table}.csv)
     max_experiments: int | None = None  # per_experiment=False: draws the first k matching ones
-    # What it shows and how to read it, for readers of the report (snakemake --report); "" = doc
+    # What it shows and how to read it, for readers of the report (snakemake --report, after the
+    # doc in bold); "" = its module's docstring (invnet.report)
     caption: str = ""
 
     def __post_init__(self) -> None:

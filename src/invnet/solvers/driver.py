@@ -7,7 +7,8 @@ the :class:`Recorder`), calls ``solver.run(ctx)`` and assembles the result once 
 - ``loss_history`` / ``history_step``: the mean over problems of the losses the solver passed to
   ``ctx.record(k, losses)``, at log-spaced iterations (at most ``problem.history_points``; the
   indices of :func:`invnet.solvers.base.subsample_history` over 0..last);
-- a progress line through ``problem.progress`` at most every 10 s;
+- a progress line through ``problem.progress`` at most every 10 s, with the share done and the
+  time left (:func:`eta`) when the solver declared its budget (``ctx.expect_steps``);
 - ``status`` (:class:`SolveStatus`, set by the solver; ``NONFINITE`` wherever the final loss
   or solution is not finite) and ``problem_status``, derived from it and the loss:
   nan (1) / inf (2) for a non-finite loss, failure (3) for a finite loss with a solver status
@@ -36,6 +37,31 @@ Losses = torch.Tensor | Callable[[], torch.Tensor]
 PROGRESS_EVERY_S = 10.0
 
 
+def eta(elapsed: float, done: int, total: int) -> float | None:
+    """Seconds left at the rate so far: ``elapsed · (total − done) / done``; None before the
+    first step is done."""
+    if done <= 0:
+        return None
+    return elapsed * max(total - done, 0) / done
+
+
+def clock_text(seconds: float) -> str:
+    """'m:ss', or 'h:mm:ss' from an hour on."""
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def progress_line(label: str, k: int, total: int | None, elapsed: float, last: str) -> str:
+    """The progress line: step (of the budget, with the share done, the time elapsed and left)
+    and the last recorded loss."""
+    if total is None:
+        return f"{label}: step {k}, {clock_text(elapsed)} elapsed, {last}"
+    left = eta(elapsed, k, total)
+    rest = "time left unknown yet" if left is None else f"about {clock_text(left)} left"
+    return f"{label}: step {k}/{total} ({100 * k / max(total, 1):.0f} %), {clock_text(elapsed)} elapsed, {rest}, {last}"
+
+
 class Recorder:
     """The loss history of one run: ``record(k, losses)`` after iteration k (k = 0 at the start).
 
@@ -51,13 +77,15 @@ class Recorder:
         self.progress = progress
         self.label = label
         self._clock = clock
-        self._last_report = clock()
+        self._start = self._last_report = clock()
+        self._total: int | None = None
         self._keep: set[int] | None = None
         self._steps: list[int] = []
         self._values: list[float] = []
 
     def expect(self, total: int) -> None:
         """Iterations 0..total will be recorded: keep only the log-spaced subset of them."""
+        self._total = int(total)
         self._keep = set(subsample_history(int(total), self.points).tolist())
 
     def wants(self, k: int) -> bool:
@@ -72,14 +100,15 @@ class Recorder:
                 value = reduce(value)
             self._steps.append(int(k))
             self._values.append(float(value.detach().mean()))
-        if self.progress is not None and self._clock() - self._last_report > PROGRESS_EVERY_S:
-            self._last_report = self._clock()
+        now = self._clock() if self.progress is not None else 0.0
+        if self.progress is not None and now - self._last_report > PROGRESS_EVERY_S:
+            self._last_report = now
             if not self._values:
                 last = "no loss recorded yet"
             else:
                 at = "" if self._steps[-1] == k else f" (recorded at step {self._steps[-1]})"
                 last = f"mean loss {self._values[-1]:.4e}{at}"
-            self.progress(f"{self.label}: step {k}, {last}")
+            self.progress(progress_line(self.label, k, self._total, now - self._start, last))
 
     __call__ = record
 
@@ -246,5 +275,6 @@ def solve(solver: Solver, problem: SolveProblem) -> SolveResult:
     return assemble(solver, outcome, ctx)
 
 
-__all__ = ["Recorder", "SolveContext", "assemble", "final_status", "nonfinite", "problem_status", "solve"]
+__all__ = ["Recorder", "SolveContext", "assemble", "eta", "final_status", "nonfinite", "problem_status",
+           "progress_line", "solve"]
 

@@ -2,8 +2,8 @@
 config's ``plugins``) that defines ``TABLE = TableSpec(...)``: the aggregate frames it reads (every
 experiment's, concatenated), optionally the data and run artifacts themselves, and a ``render``
 function from :class:`TableInputs` to a :class:`Rendered` table. The workflow writes it as
-``results/tables/{name}.csv`` (the numeric frame at full precision), ``.tex`` (booktabs) and
-``.md`` (pipe table) in one generic job, and gives it a named target (``snakemake <name>``).
+``results/tables/{name}.csv`` (the numeric frame at full precision), ``.tex`` (booktabs),
+``.md`` (pipe table) and ``.html`` (shown in the report) in one generic job, and gives it a named target (``snakemake <name>``).
 Tables read only artifacts: re-rendering never reruns a solver.
 """
 
@@ -76,7 +76,8 @@ class TableSpec:
     render: Callable[[TableInputs], Rendered]
     reads: tuple[str, ...] = ("fractions",)  # aggregate frames (results/aggregate/{experiment}/{t}.csv)
     artifacts: tuple[str, ...] = ()  # "data" and/or "runs": the artifacts themselves
-    # What it shows and how to read it, for readers of the report (snakemake --report); "" = doc
+    # What it shows and how to read it, for readers of the report (snakemake --report, after the
+    # doc in bold); "" = its module's docstring (invnet.report)
     caption: str = ""
 
     def __post_init__(self) -> None:
@@ -85,12 +86,15 @@ class TableSpec:
             raise ValueError(f"table '{self.name}': artifacts {unknown} unknown; allowed: {', '.join(ARTIFACTS)}")
 
 
-def write_table(rendered: Rendered, csv: PathLike, tex: PathLike, md: PathLike) -> None:
-    """Write the numeric frame as CSV and the display frames as LaTeX and Markdown, atomically."""
+def write_table(rendered: Rendered, csv: PathLike, tex: PathLike, md: PathLike, html: PathLike | None = None) -> None:
+    """Write the numeric frame as CSV and the display frames as LaTeX, Markdown and (for the
+    report) a small HTML page, atomically."""
     from ..atomic import atomic_write_text
-    from .render import to_booktabs, to_markdown, write_csv
+    from .render import to_booktabs, to_html, to_markdown, write_csv
 
     write_csv(rendered.numeric, csv)
     atomic_write_text(tex, to_booktabs(rendered.latex, caption=rendered.caption_latex, label=rendered.label,
                                        align=rendered.align, escape=False))
     atomic_write_text(md, to_markdown(rendered.markdown, caption=rendered.caption_markdown))
+    if html is not None:
+        atomic_write_text(html, to_html(rendered.markdown, caption=rendered.caption_markdown))

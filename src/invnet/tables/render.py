@@ -1,5 +1,5 @@
-"""Formatting shared by the tables: CSV (full precision, machine-readable), LaTeX (booktabs) and
-Markdown, written atomically (:mod:`invnet.atomic`), and the cell formats (mean ± std, counts,
+"""Formatting shared by the tables: CSV (full precision, machine-readable), LaTeX (booktabs),
+Markdown and HTML (for the report), written atomically (:mod:`invnet.atomic`), and the cell formats (mean ± std, counts,
 failed problems).
 
 LaTeX is written here rather than with ``DataFrame.to_latex`` so no jinja2 is needed; cells
@@ -83,6 +83,24 @@ def to_markdown(df: pd.DataFrame, caption: str | None = None) -> str:
     body = tabulate(df.astype(str).values.tolist(), headers=list(df.columns), tablefmt="pipe",
                     disable_numparse=True)
     return (f"{caption}\n\n" if caption else "") + body + "\n"
+
+
+HTML_STYLE = (
+    "body{font-family:sans-serif;font-size:13px;margin:12px}p{max-width:60em}"
+    "table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:3px 8px;text-align:left}"
+    "th{background:#eee}"
+)
+
+
+def to_html(df: pd.DataFrame, caption: str | None = None) -> str:
+    """A small standalone HTML page: the caption as a paragraph, then the table (cells escaped);
+    what the report shows for a table."""
+    import html
+
+    table = df.astype(str).to_html(index=False, escape=True, border=0)
+    head = f"<p>{html.escape(caption)}</p>\n" if caption else ""
+    return (f'<!doctype html>\n<html><head><meta charset="utf-8"><style>{HTML_STYLE}</style></head>\n'
+            f"<body>\n{head}{table}\n</body></html>\n")
 
 
 # ------------------------------------------------------------------------------ formatting

@@ -197,7 +197,8 @@ def interval_cell(estimate: float, low: float, high: float) -> str:
 
 
 def _starts_cell(rec: dict[str, Any]) -> str:
-    if not rec.get("multistart"):
+    multi = rec.get("multistart")
+    if not isinstance(multi, str) or not multi:  # none (NaN once read back from the CSV)
         return "–"
     k, k_max = int(rec["multistart_starts"]), int(rec["multistart_starts_max"])
     evals = count_cell(rec["evaluations_multistart"])
