@@ -55,7 +55,8 @@ def test_every_input_is_made_by_exactly_one_job_and_every_path_follows_the_layou
         missing = [p for p in job.input_files if p not in made]
         assert not missing, (job.rule, job.wildcards, missing)
     templates = [paths.DATA, paths.RUN, paths.AGGREGATE, paths.PANELS, paths.EXPERIMENT_FIGURE,
-                 paths.COMBINED_FIGURE, paths.TABLE, paths.STUDY_CHUNK, paths.STUDY_TABLE]
+                 paths.COMBINED_FIGURE, paths.TABLE, paths.STUDY_CHUNK, paths.STUDY_TABLE, paths.REPORT_PAGE,
+                 paths.REPORT_CAPTIONS]
     patterns = [re.compile("^" + re.sub(r"\\\{\w+\\\}", r"[^/]+", re.escape(t)) + "$") for t in templates]
     assert all(any(p.match(path) for p in patterns) for path in outputs)
     for target in smoke_plan.all_targets():
@@ -113,11 +114,12 @@ def _changed(before, after) -> dict[str, int]:
 
 def test_a_thread_change_reruns_the_solve_jobs_and_what_reads_them(smoke_plan):
     """JPO's reductions may depend on the torch thread count (machine- and build-specific):
-    `threads` is a param of every solve job, and of no other job."""
+    `threads` is a param of every solve job, and of no other job but the report page (which
+    shows the whole config)."""
     other = plan_of({**smoke_config(), "threads": 2})
     changed = [j for j in other.jobs if smoke_plan.job(j.rule, j.wildcards).params != j.params]
-    assert {j.rule for j in changed} == {"solve"}
-    assert len(changed) == smoke_plan.counts()["solve"]
+    assert {j.rule for j in changed} == {"solve", "report_page"}
+    assert len(changed) == smoke_plan.counts()["solve"] + 1
     assert all(j.threads == 2 and j.resources["cpus_per_task"] == 2 for j in other.rule_jobs("solve"))
 
 
@@ -139,27 +141,27 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
 CODE_CHANGES = {
     "problems/wavepacket.py": {
         "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table": 2,
+        "plot_experiment_figure": 3, "make_table": 3,
     },
     "problems/billiards.py": {
         "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
-        "plot_experiment_figure": 4, "make_table": 2,
+        "plot_experiment_figure": 4, "make_table": 3,
     },
     "problems/ks.py": {
         "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
-        "plot_experiment_figure": 4, "make_table": 2,
+        "plot_experiment_figure": 4, "make_table": 3,
     },
     "problems/fluid.py": {
         "generate_data": 2, "solve": 6, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table": 2,
+        "plot_experiment_figure": 3, "make_table": 3,
     },
     "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 + fluid 2 runs
         "solve": 11, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 14, "make_table": 2,
+        "plot_experiment_figure": 14, "make_table": 3,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
         "solve": 23, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 14, "make_table": 2,
+        "plot_experiment_figure": 14, "make_table": 3,
     },
     "figures/scatter.py": {"plot_experiment_figure": 4},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1},
@@ -173,15 +175,22 @@ CODE_CHANGES = {
     "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1},  # fig5, fluid, ks_roughness
     # what tables and figures know about solvers: no solve job (it changes no number of a run)
     "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 14, "plot_combined_figure": 6,
-                       "make_table": 2},
+                       "make_table": 3},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1},
     "tables/table2.py": {"make_table": 1},
     "tables/table4.py": {"make_table": 1},
+    "tables/verdict.py": {"make_table": 1},
+    "bootstrap.py": {"make_table": 1},  # the verdict's intervals
+    "report.py": {},  # the report page alone (below)
     # every aggregate, and what reads them; not the figures drawn from panels or studies alone
     # (trajectories, ks_roughness, fig1, fig2), whose panel steps need no analysis
     "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 12, "plot_combined_figure": 4,
-                    "make_table": 2},
+                    "make_table": 3},
 }
+# ... and every edit redoes the report page: its inputs are every artifact, its code every
+# figure's and table's module (their captions)
+for _counts in CODE_CHANGES.values():
+    _counts["report_page"] = 1
 
 
 @pytest.fixture

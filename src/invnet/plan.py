@@ -574,7 +574,7 @@ class Plan:
         }
         declared = [spec.plot for spec in self.figures.values()] + [spec.render for spec in self.tables.values()]
         declared += [spec.aggregate for spec in self.studies.values()]
-        params = {"config": self.config, "code": self._code("invnet.report", *declared)}
+        params = {"config": self.config, "code": self._code("invnet.report", *declared), **self._plugins()}
         return Job("report_page", {}, inputs, paths.report_outputs(), params, 1, {})
 
 

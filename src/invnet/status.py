@@ -339,10 +339,10 @@ def summary_lines(status: Status) -> list[str]:
     data = [r for r in status.rows if r.kind == "data"]
 
     def count(rows: list[Row]) -> str:
-        parts = [f"{sum(r.state == s for r in rows)} {s}" for s in STATES if any(r.state == s for r in rows)]
         failed = sum(1 for r in rows if r.state == "done" and r.failed)
-        if failed:
-            parts.insert(1, f"({failed} of them with failed problems)")
+        parts = [f"{sum(r.state == s for r in rows)} {s}" + (f" ({failed} of them with failed problems)"
+                                                            if s == "done" and failed else "")
+                 for s in STATES if any(r.state == s for r in rows)]
         return ", ".join(parts) or "none"
 
     e = status.estimate
