@@ -21,6 +21,63 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+# Drives the report as a reader would: every category of the menu, each of its subcategories, and
+# in each the "eye" (view) and "i" (caption) button of every result; returns what was shown.
+READ_REPORT = """(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const navbar = () => document.querySelector('#app nav.transition-all');
+  const link = text => Array.from(navbar().querySelectorAll('div.p-3 a')).find(a => a.innerText.trim() === text);
+  const settle = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const home = async () => { navbar().querySelector('ol li a').click(); await settle(); };
+  const open = async (category, sub) => {
+    await home(); link(category).click(); await settle();
+    if (sub) { link(sub).click(); await settle(); }
+  };
+  const content = tag => Array.from(document.querySelectorAll('#app ' + tag)).find(x => !x.closest('nav'));
+  const text = document.querySelector('#app .prose').innerText;
+  const verdictTop = Array.from(document.querySelectorAll('#app .prose h1'))
+    .find(h => h.innerText.trim() === 'Verdict').getBoundingClientRect().top;
+  const seen = [];
+  const menu = Array.from(navbar().querySelectorAll('div.p-3 a')).map(a => a.innerText.trim());
+  const categories = menu.slice(menu.indexOf('About') + 1);
+  for (const category of categories) {
+    await open(category, null);
+    const subs = Array.from(navbar().querySelectorAll('div.p-3 a')).map(a => a.innerText.trim())
+      .filter(t => t === 'Figures' || t === 'Tables');
+    for (const sub of (subs.length ? subs : [null])) {
+      await open(category, sub);
+      const rows = () => navbar().querySelectorAll('table tbody tr');
+      const items = [];
+      for (let i = 0; i < rows().length; i++) {  // view each result: its image or page
+        const row = rows()[i];
+        const eye = row.querySelector('a[iconname=eye]');
+        const item = {category, sub, name: row.querySelector('td').innerText.trim(), href: eye.getAttribute('href')};
+        if (item.href !== '#') { item.kind = 'download'; items.push(item); continue; }  // a file to save
+        eye.click(); await settle();
+        const img = content('img');
+        const frame = content('iframe');
+        if (img) {
+          for (let t = 0; t < 100 && !img.complete; t++) await sleep(50);
+          item.kind = 'img'; item.naturalWidth = img.naturalWidth;
+        } else if (frame) {
+          item.kind = 'iframe'; item.src = frame.src;
+        } else { item.kind = 'download'; }
+        items.push(item);
+      }
+      for (let i = 0; i < items.length; i++) {  // then its caption ("i"), and back to the list
+        rows()[i].querySelector('a[iconname=information-circle]').click(); await settle();
+        items[i].caption = navbar().innerText;
+        Array.from(navbar().querySelectorAll('ol li a')).find(a => a.innerText.trim() === (sub || category)).click();
+        await settle();
+      }
+      seen.push(...items);
+    }
+  }
+  await home();
+  return {front: text, verdictTop, height: window.innerHeight, categories, seen};
+})()"""
+
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
          "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
@@ -120,3 +177,47 @@ class Chromium:
     def screenshot(self) -> bytes:
         """The page as a PNG."""
         return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+
+
+def read_report(path: str | Path, screenshot: str | Path | None = None) -> dict[str, Any]:
+    """Open a Snakemake report in headless Chromium and read it as a person would
+    (:data:`READ_REPORT`): the front page's text, where its verdict starts, and every result shown
+    (category, subcategory, name, what its view showed, its caption); ``errors``: what the page
+    threw or logged as errors. ``screenshot``: the first screen, as PNG."""
+    with Chromium() as page:
+        page.open(path)
+        for _ in range(300):  # React renders after the load event
+            if page.evaluate("!!document.querySelector('#app .prose')"):
+                break
+            time.sleep(0.1)
+        if screenshot is not None:
+            Path(screenshot).write_bytes(page.screenshot())
+        shown = page.evaluate(READ_REPORT)
+        shown["errors"] = page.console_errors()
+    return shown
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python tests/browser.py results/report.html [--screenshot front.png]``: what a reader
+    finds in a report (the lead's acceptance check on a full run)."""
+    import argparse
+    from collections import Counter
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("report")
+    parser.add_argument("--screenshot")
+    args = parser.parse_args(argv)
+    shown = read_report(args.report, args.screenshot)
+    kinds = Counter(item["kind"] for item in shown["seen"])
+    broken = [item["name"] for item in shown["seen"] if item["kind"] == "img" and not item.get("naturalWidth")]
+    print(f"{args.report}: {Path(args.report).stat().st_size / 1e6:.1f} MB; categories: {', '.join(shown['categories'])}")
+    print(f"figures shown as images: {kinds['img']} ({len(broken)} broken{': ' + ', '.join(broken) if broken else ''}); "
+          f"tables shown as pages: {kinds['iframe']}; downloads: {kinds['download']}")
+    print(f"verdict heading at {shown['verdictTop']:.0f} px of a {shown['height']} px first screen; "
+          f"front page starts: {shown['front'][:120]!r}")
+    print(f"page errors: {shown['errors'] or 'none'}")
+    return 1 if broken or shown["errors"] or not 0 <= shown["verdictTop"] < shown["height"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -179,63 +179,6 @@ def test_no_rule_file_reads_the_config_or_names_a_plugin():
 
 # ------------------------------------------------------------------------------ report, bundle
 
-# Drives the report as a reader would: every category of the menu, each of its subcategories, and
-# in each the "eye" (view) and "i" (caption) button of every result; returns what was shown.
-READ_REPORT = """(async () => {
-  const sleep = ms => new Promise(r => setTimeout(r, ms));
-  const navbar = () => document.querySelector('#app nav.transition-all');
-  const link = text => Array.from(navbar().querySelectorAll('div.p-3 a')).find(a => a.innerText.trim() === text);
-  const settle = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const home = async () => { navbar().querySelector('ol li a').click(); await settle(); };
-  const open = async (category, sub) => {
-    await home(); link(category).click(); await settle();
-    if (sub) { link(sub).click(); await settle(); }
-  };
-  const content = tag => Array.from(document.querySelectorAll('#app ' + tag)).find(x => !x.closest('nav'));
-  const text = document.querySelector('#app .prose').innerText;
-  const verdictTop = Array.from(document.querySelectorAll('#app .prose h1'))
-    .find(h => h.innerText.trim() === 'Verdict').getBoundingClientRect().top;
-  const seen = [];
-  const menu = Array.from(navbar().querySelectorAll('div.p-3 a')).map(a => a.innerText.trim());
-  const categories = menu.slice(menu.indexOf('About') + 1);
-  for (const category of categories) {
-    await open(category, null);
-    const subs = Array.from(navbar().querySelectorAll('div.p-3 a')).map(a => a.innerText.trim())
-      .filter(t => t === 'Figures' || t === 'Tables');
-    for (const sub of (subs.length ? subs : [null])) {
-      await open(category, sub);
-      const rows = () => navbar().querySelectorAll('table tbody tr');
-      const items = [];
-      for (let i = 0; i < rows().length; i++) {  // view each result: its image or page
-        const row = rows()[i];
-        const eye = row.querySelector('a[iconname=eye]');
-        const item = {category, sub, name: row.querySelector('td').innerText.trim(), href: eye.getAttribute('href')};
-        if (item.href !== '#') { item.kind = 'download'; items.push(item); continue; }  // a file to save
-        eye.click(); await settle();
-        const img = content('img');
-        const frame = content('iframe');
-        if (img) {
-          for (let t = 0; t < 100 && !img.complete; t++) await sleep(50);
-          item.kind = 'img'; item.naturalWidth = img.naturalWidth;
-        } else if (frame) {
-          item.kind = 'iframe'; item.src = frame.src;
-        } else { item.kind = 'download'; }
-        items.push(item);
-      }
-      for (let i = 0; i < items.length; i++) {  // then its caption ("i"), and back to the list
-        rows()[i].querySelector('a[iconname=information-circle]').click(); await settle();
-        items[i].caption = navbar().innerText;
-        Array.from(navbar().querySelectorAll('ol li a')).find(a => a.innerText.trim() === (sub || category)).click();
-        await settle();
-      }
-      seen.push(...items);
-    }
-  }
-  await home();
-  return {front: text, verdictTop, height: window.innerHeight, categories, seen};
-})()"""
-
-
 def _png_width(data: bytes) -> int:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return int.from_bytes(data[16:20], "big")
@@ -263,15 +206,8 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(smoke_run, measur
         if os.environ.get("CI"):
             pytest.fail("no Chromium: .ci/run installs the Debian package chromium")
         pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    with browser.Chromium() as page:
-        page.open(work / "results/report.html")
-        for _ in range(100):  # React renders after the load event
-            if page.evaluate("!!document.querySelector('#app .prose')"):
-                break
-            time.sleep(0.1)
-        (work / "results/report-front.png").write_bytes(page.screenshot())
-        shown = page.evaluate(READ_REPORT)
-        errors = page.console_errors()
+    shown = browser.read_report(work / "results/report.html", work / "results/report-front.png")
+    errors = shown["errors"]
     browser_s = time.perf_counter() - t0 - report_s
     assert not errors, errors
 

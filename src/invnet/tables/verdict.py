@@ -247,7 +247,12 @@ def caption(rtol: float, primary: str = "JPO", baseline: str = "BFGS", latex: bo
         "'better on most problems' when the interval of the fraction won lies above 0.5; else 'better more "
         "often' when the interval of (fraction won − fraction lost) lies above 0 (or below); else 'undecided'."
     )
-    return latex_escape(out) if latex else out
+    if not latex:
+        return out
+    import re
+
+    out = re.sub(r"(?<=\s)'([^']+)'", r"`\1'", latex_escape(out))  # typographic quotes
+    return out.replace("−", "$-$").replace("§", r"\S{}")
 
 
 def render(inputs: TableInputs) -> Rendered:
