@@ -70,7 +70,7 @@ def test_a_declared_caption_wins_over_the_module_docstring():
 def test_front_page_of_a_tiny_run(tmp_path):
     config = tiny_wavepacket({"bfgs": {"maxiter": 20}, "jpo": {"hidden": [8], "steps": 10}})
     config["experiments"]["wavepacket"]["seeds"] = [0, 1]
-    plan = run_plan(config, tmp_path, rules=("generate_data", "solve", "aggregate", "make_table", "report_page"))
+    run_plan(config, tmp_path, rules=("generate_data", "solve", "aggregate", "make_table", "report_page"))
     page = (tmp_path / "results/report/index.rst").read_text()
     assert page.startswith("{% raw %}") and page.rstrip().endswith("{% endraw %}")  # no Jinja in the data
     html = publish_parts(Environment().from_string(page).render(), writer="html",

@@ -49,9 +49,10 @@ def rng_for(label: str, seed: int = 0) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(label.encode())])))
 
 
-def shrunk(groups: Sequence[np.ndarray], level: float = LEVEL) -> list[np.ndarray]:
+def shrunk(groups: Sequence[np.ndarray], level: float = LEVEL, small_sample: bool = True) -> list[np.ndarray]:
     """Each seed's values (b_i, k) replaced by the Davison–Hinkley values ỹ_ij with the seed
-    component's small-sample scaling (module docstring), per column."""
+    component's small-sample scaling (module docstring; ``small_sample=False`` leaves it out, for
+    comparison only), per column."""
     from scipy import stats
 
     groups = [np.asarray(g, dtype=np.float64).reshape(len(g), -1) for g in groups]
@@ -65,7 +66,7 @@ def shrunk(groups: Sequence[np.ndarray], level: float = LEVEL) -> list[np.ndarra
         s2_means = means.var(axis=0, ddof=1)
         seed_var = np.maximum(0.0, s2_means - within / sizes.mean())
         q = 1 - (1 - level) / 2
-        small = stats.t.ppf(q, a - 1) / stats.norm.ppf(q)
+        small = stats.t.ppf(q, a - 1) / stats.norm.ppf(q) if small_sample else 1.0
         with np.errstate(invalid="ignore", divide="ignore"):
             c = small * np.where(s2_means > 0, np.sqrt(seed_var / ((a - 1) / a * s2_means)), 0.0)
     else:
@@ -78,15 +79,17 @@ def shrunk(groups: Sequence[np.ndarray], level: float = LEVEL) -> list[np.ndarra
 
 
 def replicate_means(groups: Sequence[np.ndarray], replicates: int = REPLICATES,
-                    rng: np.random.Generator | None = None, adjust: bool = True, level: float = LEVEL) -> np.ndarray:
+                    rng: np.random.Generator | None = None, adjust: bool | str = True,
+                    level: float = LEVEL) -> np.ndarray:
     """(replicates, k) pooled means of two-stage resamples of ``groups`` (one (b_i, k) or (b_i,)
     array per seed): ``a`` seeds drawn with replacement, then each drawn seed's b_i values drawn
-    with replacement. ``adjust=False`` resamples the raw values (for comparison only)."""
+    with replacement. For comparison only: ``adjust=False`` resamples the raw values,
+    ``adjust="no-small-sample"`` the shrunk values without the seed component's scaling."""
     groups = [np.asarray(g, dtype=np.float64).reshape(len(g), -1) for g in groups if len(g)]
     if not groups:
         raise ValueError("no values to resample")
     rng = rng if rng is not None else rng_for("bootstrap")
-    values = shrunk(groups, level) if adjust else groups
+    values = shrunk(groups, level, small_sample=adjust != "no-small-sample") if adjust else groups
     a = len(values)
     k = values[0].shape[1]
     seeds = rng.integers(0, a, size=(replicates, a))
@@ -110,7 +113,7 @@ def replicate_means(groups: Sequence[np.ndarray], replicates: int = REPLICATES,
 
 def intervals(groups: Sequence[np.ndarray], level: float = LEVEL, replicates: int = REPLICATES,
               rng: np.random.Generator | None = None, bounds: Sequence[tuple[float, float]] | None = None,
-              adjust: bool = True) -> list[Interval]:
+              adjust: bool | str = True) -> list[Interval]:
     """One percentile interval per column of the groups' values (pooled mean as the estimate),
     from the same resamples; ``bounds`` clip each interval (e.g. (0, 1) for a fraction)."""
     arrays = [np.asarray(g, dtype=np.float64).reshape(len(g), -1) for g in groups if len(g)]

@@ -35,6 +35,7 @@ import shutil
 import sys
 import tarfile
 import time
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -142,17 +143,11 @@ def _manifest_of(tar: tarfile.TarFile, bundle: Path) -> dict[str, Any]:
         man = json.loads(tar.extractfile(member).read())
     except KeyError:
         raise BundleError(f"bundle {bundle}: no {MANIFEST} in the archive") from None
-    except (json.JSONDecodeError, tarfile.TarError, OSError, EOFError, zlib_error()) as err:
+    except (json.JSONDecodeError, tarfile.TarError, OSError, EOFError, zlib.error) as err:
         raise BundleError(f"bundle {bundle}: {MANIFEST} is unreadable ({err})") from None
     if not isinstance(man, dict) or man.get("format") != FORMAT:
         raise BundleError(f"bundle {bundle}: {MANIFEST} is not an {FORMAT} manifest")
     return man
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
 
 
 def _safe(name: str, bundle: Path) -> str:
@@ -204,7 +199,7 @@ def extract_checked(bundle: str | os.PathLike, dest: str | os.PathLike) -> dict[
                     raise BundleError(f"bundle {bundle}: {name} does not match its checksum in the manifest "
                                       "(altered or corrupt)")
                 seen.add(name)
-        except (tarfile.TarError, OSError, EOFError, zlib_error()) as err:
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
             raise BundleError(f"bundle {bundle}: the archive is corrupt ({err})") from None
     missing = sorted(set(expected) - seen)
     if missing:

@@ -169,9 +169,9 @@ def provenance_section(summary: Mapping[str, Any]) -> str:
 
 
 def status_section(status) -> str:
-    from .status import HEADERS, summary_lines, table_rows
-
     import pandas as pd
+
+    from .status import HEADERS, summary_lines, table_rows
 
     lines = summary_lines(status)
     body = "As of the job that wrote this page (``invnet status`` gives it at any time):\n\n"

@@ -21,7 +21,7 @@ rule bundle:
     file, the config, git commits, versions): snakemake bundle; invnet bundle restore FILE.
     """
     input:
-        PLAN.bundle_job().inputs["artifacts"],
+        artifacts=PLAN.bundle_job().inputs["artifacts"],
     output:
         bundle=paths.BUNDLE,
     log:
