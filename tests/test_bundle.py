@@ -160,3 +160,28 @@ def test_command_line(made, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "made with another config" in err
     assert gzip.open(root / "b.tar.gz").read(10)  # an ordinary gzip file (tar -xzf works too)
+
+
+def test_a_bundle_repacked_with_tar_restores(made, tmp_path):
+    """Folders listed in the archive (as `tar -czf b.tar.gz manifest.json results` writes them)
+    are no files: the bundle still restores; a path outside results/ is refused."""
+    _, _, bundle = made
+    repacked = tmp_path / "repacked.tar.gz"
+    with tarfile.open(bundle) as src, tarfile.open(repacked, "w:gz") as dst:
+        for member in src:
+            if member.name != MANIFEST and not any(m.name == "results" for m in dst.getmembers()):
+                folder = tarfile.TarInfo("results")
+                folder.type = tarfile.DIRTYPE
+                dst.addfile(folder)
+            dst.addfile(member, src.extractfile(member))
+    assert len(restore(repacked, plan_of(CONFIG), tmp_path / "dest")["files"]) == 4
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(bundle) as src, tarfile.open(evil, "w:gz") as dst:
+        for member in src:
+            dst.addfile(member, src.extractfile(member))
+        extra = tarfile.TarInfo("../outside.txt")
+        extra.size = 1
+        dst.addfile(extra, io.BytesIO(b"x"))
+    with pytest.raises(BundleError, match=r"\.\./outside\.txt: unsafe path"):
+        restore(evil, plan_of(CONFIG), tmp_path / "dest2")
+    assert not (tmp_path / "outside.txt").exists()
