@@ -241,7 +241,7 @@ def test_table5_follows_a_changed_setting_and_flags_disagreeing_seeds(study, tmp
 
 # ------------------------------------------------------------------------------ LaTeX
 
-_ESCAPED = set("\\&%$#_{}~^ ")
+_ESCAPED = set("\\&%$#_{}~^ ,;:!")  # escaped specials, spacing commands (thin space in math)
 
 
 def booktabs_problems(tex: str) -> list[str]:
