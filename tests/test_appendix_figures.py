@@ -365,3 +365,47 @@ def test_the_default_config_renders_at_least_forty_figures():
     for name in NEW:  # each new figure for every experiment
         assert {p for p in pngs if p.endswith(f"/{name}.png")} == {
             f"results/figures/{e}/{name}.png" for e in plan.experiments}
+
+
+# ------------------------------------------------------------------------------ data views
+
+
+@pytest.mark.parametrize("name", ["wavepacket", "billiards", "billiards_chain", "ks", "fluid"])
+def test_each_family_view_shows_its_forward_on_that_problem(name):
+    """Noise-free targets: the view of the truth reproduces the target y* of the problem it was
+    given (its own γ, not another problem's), and the view of x0 does not."""
+    from invnet.figures.data_view import DataView
+    from invnet.problems import families
+
+    cls = families()[name]
+    family = cls(**{**cls.test_params, **(cls.noise_free or {})})
+    pset = family.sample(3, np.random.default_rng(7))
+    i = 1
+    gamma = None if pset.gamma is None else pset.gamma[i]
+    xs = np.vstack([pset.x_true[i], family.x0])
+    view = DataView.from_hook(family.data_view(xs, gamma, pset.y_target[i]), 2, name)
+    np.testing.assert_array_equal(view.target, pset.y_target[i])
+    if view.kind == "paths":  # the target ball comes to rest at y*; every ball starts where γ puts it
+        chain = family.params["chain"]
+        np.testing.assert_allclose(view.outputs[0][-1, chain], pset.y_target[i], atol=1e-12)
+        np.testing.assert_allclose(view.outputs[:, 0, 1:].reshape(2, -1), np.tile(gamma, (2, 1)), atol=0)
+        np.testing.assert_array_equal(view.outputs[:, 0, 0], np.zeros((2, 2)))  # the cue at the origin
+        assert view.path_names == ("cue", *(f"ball {b}" for b in range(1, chain + 1)))
+        reached = view.outputs[1][-1, chain]
+    else:
+        np.testing.assert_allclose(view.outputs[0], pset.y_target[i], rtol=0, atol=1e-10)
+        reached = view.outputs[1]
+        others = [j for j in range(3) if j != i]  # another problem's target is not reproduced
+        assert all(np.abs(view.outputs[0] - pset.y_target[j]).max() > 1e-6 for j in others)
+    assert np.abs(reached - pset.y_target[i]).max() > 1e-6
+
+
+def test_a_bad_data_view_is_one_line_naming_the_hook():
+    from invnet.figures.data_view import DataView
+
+    with pytest.raises(ValueError, match=r"^Mine.data_view: kind must be one of curves, paths, images, got 'plot'$"):
+        DataView.from_hook({"kind": "plot", "outputs": np.zeros((2, 3))}, 2, "Mine.data_view")
+    with pytest.raises(ValueError, match=r"^Mine.data_view \(curves\): outputs \(m, T\) need an axis \(T,\)"):
+        DataView.from_hook({"kind": "curves", "outputs": np.zeros((2, 3)), "axis": np.zeros(4)}, 2, "Mine.data_view")
+    with pytest.raises(ValueError, match="one entry per solution"):
+        DataView.from_hook({"kind": "images", "outputs": np.zeros((3, 4, 4))}, 2, "Mine.data_view")
