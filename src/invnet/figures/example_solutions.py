@@ -247,7 +247,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
                        lw=1.0, label=label) for label, st in drawn.items()]
     handles += [Line2D([], [], color="0.3", ls=ls, lw=1.0, label=f"path of {name}")
                 for name, ls in zip(path_names, (":", "-", "--", "-."))]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=7)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8), fontsize=7)
     space = ("left: data space, right: parameter space" if views
              else "in parameter space (the family draws no data view)")
     fig.suptitle(f"{inputs.labels[experiment]}: example solutions ($n = {attrs['n']}$, seed {attrs['seed']})\n"

@@ -50,7 +50,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     import seaborn as sns
     from matplotlib.colors import to_rgb
     from matplotlib.patches import Patch
-    from matplotlib.transforms import blended_transform_factory
+    from matplotlib.transforms import ScaledTranslation
 
     apply_style()
     experiment = inputs.experiments[0]
@@ -95,11 +95,11 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     axes[0, 0].set_yticks(ypos, [solvers.label(s) for s in methods])
     axes[0, 0].invert_yaxis()  # shared: the first method on top in every panel
     for ax in axes[:, 0]:  # each method's marker in its colour by its name, as in the other figures
-        ax.tick_params(axis="y", pad=11, length=0)
-        mark = blended_transform_factory(ax.transAxes, ax.transData)
+        ax.tick_params(axis="y", pad=12, length=0)
+        mark = ax.get_yaxis_transform() + ScaledTranslation(-6 / 72, 0, fig.dpi_scale_trans)  # 6 pt left
         for y, s in zip(ypos, methods):
             st = solver_style(solvers, s)
-            ax.plot([-0.025], [y], transform=mark, marker=st["marker"], color=st["color"], ms=4.5, ls="none",
+            ax.plot([0.0], [y], transform=mark, marker=st["marker"], color=st["color"], ms=4.5, ls="none",
                     clip_on=False)
     for ax in list(axes.flat)[len(sizes):]:
         ax.set_visible(False)
