@@ -28,7 +28,7 @@ import numpy as np
 from ..artifacts import read_h5, write_h5
 from ..solver_info import SolverSet
 from .base import FigureInputs, FigureSpec, PanelInputs, with_baseline
-from .data_view import TARGET_COLOR, DataView, axes_needed, draw_view
+from .data_view import PATH_LINES, TARGET_COLOR, DataView, axes_needed, draw_view
 from .problem_runs import load_problem_runs
 from .style import DOUBLE_COLUMN, apply_style, save_figure, solver_style
 
@@ -125,10 +125,12 @@ def compute_examples(inputs: PanelInputs, out: str | os.PathLike) -> list[int]:
             datasets.update(checked.datasets(f"ex{k}"))
             views.append(checked.attrs())
         shown_all.append(shown)
+    with np.errstate(over="ignore"):  # a ratio beyond the float range is inf, and says so
+        ratios = [None if gain is None or not np.isfinite(gain[i]) else float(np.exp(gain[i])) for i, _ in examples]
     layout = {  # one JSON attribute (read_h5 decodes only its own JSON attributes)
         "indices": [i for i, _ in examples],
         "selection": [why for _, why in examples],
-        "ratio": [None if gain is None or not np.isfinite(gain[i]) else float(np.exp(gain[i])) for i, _ in examples],
+        "ratio": ratios,
         "shown": shown_all,
         "views": views if len(views) == len(examples) else [],
         "param_names": list(family.param_names),
@@ -246,7 +248,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     handles += [Line2D([], [], color=st["color"], ls=st["ls"] if kind == "curves" else "-", marker=st["marker"],
                        lw=1.0, label=label) for label, st in drawn.items()]
     handles += [Line2D([], [], color="0.3", ls=ls, lw=1.0, label=f"path of {name}")
-                for name, ls in zip(path_names, (":", "-", "--", "-."))]
+                for name, ls in zip(path_names, PATH_LINES)]
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8), fontsize=7)
     space = ("left: data space, right: parameter space" if views
              else "in parameter space (the family draws no data view)")
