@@ -100,3 +100,43 @@ def test_report_groups_by_experiment_and_kind(plan):
     assert plan.report_category(SimpleNamespace(figure="fig2")) == ACROSS  # drawn from none (a study)
     assert plan.report_category(SimpleNamespace(table="table2")) == ACROSS
     assert plan.report_labels(SimpleNamespace(table="table2")) == {"table": "table2"}
+
+
+def test_table_html_escapes_cells_but_keeps_stacked_lines():
+    """A table's HTML page (what the report shows): markup in a cell is text, while the ``<br>``
+    that joins a stacked Markdown cell (one line per solver, unknown, ...) is a line break."""
+    from html.parser import HTMLParser
+
+    import pandas as pd
+
+    from invnet.tables.render import stacked_cell, to_html
+
+    frame = pd.DataFrame({"a": [stacked_cell(["BFGS: 1 < 2", "JPO: 50 steps"], latex=False)],
+                          "b": ["<script>x</script> & y"]})
+
+    class Cells(HTMLParser):  # each cell's text lines (split at <br>), and every tag seen
+        def __init__(self):
+            super().__init__()
+            self.cells, self.tags, self.in_cell = [], [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            if tag == "td":
+                self.cells.append([""])
+                self.in_cell = True
+            elif tag == "br" and self.in_cell:
+                self.cells[-1].append("")
+
+        def handle_endtag(self, tag):
+            if tag == "td":
+                self.cells[-1] = [line.strip() for line in self.cells[-1]]
+                self.in_cell = False
+
+        def handle_data(self, data):
+            if self.in_cell:
+                self.cells[-1][-1] += data
+
+    parsed = Cells()
+    parsed.feed(to_html(frame, caption="Caption <b>not bold</b>"))
+    assert parsed.cells == [["BFGS: 1 < 2", "JPO: 50 steps"], ["<script>x</script> & y"]]
+    assert "script" not in parsed.tags and "b" not in parsed.tags

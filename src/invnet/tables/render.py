@@ -94,11 +94,12 @@ HTML_STYLE = (
 
 
 def to_html(df: pd.DataFrame, caption: str | None = None) -> str:
-    """A small standalone HTML page: the caption as a paragraph, then the table (cells escaped);
-    what the report shows for a table."""
+    """A small standalone HTML page: the caption as a paragraph, then the table (cells escaped,
+    but the ``<br>`` of a stacked Markdown cell stays a line break); what the report shows for a
+    table."""
     import html
 
-    table = df.astype(str).to_html(index=False, escape=True, border=0)
+    table = df.astype(str).to_html(index=False, escape=True, border=0).replace("&lt;br&gt;", "<br>")
     head = f"<p>{html.escape(caption)}</p>\n" if caption else ""
     return (f'<!doctype html>\n<html><head><meta charset="utf-8"><style>{HTML_STYLE}</style></head>\n'
             f"<body>\n{head}{table}\n</body></html>\n")
