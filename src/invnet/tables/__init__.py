@@ -1,7 +1,7 @@
 """Tables rendered from artifacts only, one module per table (Table 2, Table 4, ...).
 
 A module here that defines ``TABLE = TableSpec(...)`` is a table: the workflow renders it as CSV,
-LaTeX (booktabs) and Markdown and gives it a named target. See :mod:`invnet.tables.base`; the
+LaTeX (booktabs), Markdown and HTML (the report's view) and gives it a named target. See :mod:`invnet.tables.base`; the
 formatting helpers (booktabs, Markdown, numbers) are in :mod:`invnet.tables.render`.
 """
 
