@@ -54,7 +54,7 @@ def test_every_input_is_made_by_exactly_one_job_and_every_path_follows_the_layou
     for job in smoke_plan.jobs:
         missing = [p for p in job.input_files if p not in made]
         assert not missing, (job.rule, job.wildcards, missing)
-    templates = [paths.DATA, paths.RUN, paths.AGGREGATE, paths.PANELS, paths.EXPERIMENT_FIGURE,
+    templates = [paths.DATA, paths.RUN, paths.TEST_RUN, paths.AGGREGATE, paths.PANELS, paths.EXPERIMENT_FIGURE,
                  paths.COMBINED_FIGURE, paths.TABLE, paths.STUDY_CHUNK, paths.STUDY_TABLE]
     patterns = [re.compile("^" + re.sub(r"\\\{\w+\\\}", r"[^/]+", re.escape(t)) + "$") for t in templates]
     assert all(any(p.match(path) for p in patterns) for path in outputs)
@@ -113,12 +113,13 @@ def _changed(before, after) -> dict[str, int]:
 
 def test_a_thread_change_reruns_the_solve_jobs_and_what_reads_them(smoke_plan):
     """JPO's reductions may depend on the torch thread count (machine- and build-specific):
-    `threads` is a param of every solve job, and of no other job."""
+    `threads` is a param of every solve job (and test-set solve job), and of no other job."""
     other = plan_of({**smoke_config(), "threads": 2})
     changed = [j for j in other.jobs if smoke_plan.job(j.rule, j.wildcards).params != j.params]
-    assert {j.rule for j in changed} == {"solve"}
-    assert len(changed) == smoke_plan.counts()["solve"]
-    assert all(j.threads == 2 and j.resources["cpus_per_task"] == 2 for j in other.rule_jobs("solve"))
+    assert {j.rule for j in changed} == {"solve", "solve_test"}
+    assert len(changed) == smoke_plan.counts()["solve"] + smoke_plan.counts()["solve_test"]
+    assert all(j.threads == 2 and j.resources["cpus_per_task"] == 2
+               for j in other.rule_jobs("solve") + other.rule_jobs("solve_test"))
 
 
 def test_a_setting_change_reruns_only_that_solver(smoke_plan):
@@ -131,35 +132,40 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
-# wavepacket 2 n x 2 seeds = 4 problem sets, 8 solvers; billiards 1 problem set and ks 4, each with
-# bfgs, gd, jpo; fluid 2 problem sets with bfgs, gd, jpo; the alignment study in one chunk). A
-# figure's panel step reads every run of the representative problem set, so it follows any
-# solver change. Per-experiment figures: scatter, beat_fraction and budget for all four,
-# trajectories for billiards, ks_roughness for ks.
+# wavepacket 2 n x 2 seeds = 4 problem sets, 9 solvers; billiards 1 problem set and ks 4, each with
+# bfgs, gd, jpo; fluid 2 problem sets with bfgs, gd, jpo; BFGS on each seed's test set (6 jobs:
+# wavepacket 2, billiards 1, ks 2, fluid 1); the alignment study in one chunk). A figure's panel
+# step reads every run of the representative problem set, so it follows any solver change.
+# Per-experiment figures: scatter, beat_fraction, budget and generalisation for all four,
+# trajectories for billiards, ks_roughness for ks. Tables: table2, table4, generalisation.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
-        "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table": 2,
+        "generate_data": 4, "solve": 36, "solve_test": 2, "aggregate": 1, "figure_panels": 1,
+        "plot_combined_figure": 1, "plot_experiment_figure": 4, "make_table": 3,
     },
     "problems/billiards.py": {
-        "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
-        "plot_experiment_figure": 4, "make_table": 2,
+        "generate_data": 1, "solve": 3, "solve_test": 1, "aggregate": 1, "figure_panels": 2,
+        "plot_combined_figure": 1, "plot_experiment_figure": 5, "make_table": 3,
     },
     "problems/ks.py": {
-        "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
-        "plot_experiment_figure": 4, "make_table": 2,
+        "generate_data": 4, "solve": 12, "solve_test": 2, "aggregate": 1, "figure_panels": 2,
+        "plot_combined_figure": 1, "plot_experiment_figure": 5, "make_table": 3,
     },
     "problems/fluid.py": {
-        "generate_data": 2, "solve": 6, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table": 2,
+        "generate_data": 2, "solve": 6, "solve_test": 1, "aggregate": 1, "figure_panels": 1,
+        "plot_combined_figure": 1, "plot_experiment_figure": 4, "make_table": 3,
     },
     "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 + fluid 2 runs
         "solve": 11, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 14, "make_table": 2,
+        "plot_experiment_figure": 18, "make_table": 3,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
         "solve": 23, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 14, "make_table": 2,
+        "plot_experiment_figure": 18, "make_table": 3,
+    },
+    "solvers/neural_adjoint.py": {  # its 4 wavepacket runs and what reads them
+        "solve": 4, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
+        "plot_experiment_figure": 4, "make_table": 3,
     },
     "figures/scatter.py": {"plot_experiment_figure": 4},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1},
@@ -172,15 +178,19 @@ CODE_CHANGES = {
     "figures/roles.py": {"figure_panels": 4, "plot_combined_figure": 3, "plot_experiment_figure": 1},  # fig3, 5, fluid, trajectories
     "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1},  # fig5, fluid, ks_roughness
     # what tables and figures know about solvers: no solve job (it changes no number of a run)
-    "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 14, "plot_combined_figure": 6,
-                       "make_table": 2},
+    "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 18, "plot_combined_figure": 6,
+                       "make_table": 3},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1},
     "tables/table2.py": {"make_table": 1},
     "tables/table4.py": {"make_table": 1},
+    "tables/generalisation.py": {"make_table": 1},
+    "figures/generalisation.py": {"plot_experiment_figure": 4},
     # every aggregate, and what reads them; not the figures drawn from panels or studies alone
     # (trajectories, ks_roughness, fig1, fig2), whose panel steps need no analysis
-    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 12, "plot_combined_figure": 4,
-                    "make_table": 2},
+    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 16, "plot_combined_figure": 4,
+                    "make_table": 3},
+    "generalisation.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 16, "plot_combined_figure": 4,
+                          "make_table": 3},  # the aggregate's generalisation frames
 }
 
 
@@ -232,10 +242,11 @@ def test_resource_requests_follow_the_measured_table():
 
 def test_solve_jobs_ask_for_a_gpu_only_when_the_config_computes_on_cuda():
     cuda = plan_of({**smoke_config(), "device": "cuda"})
-    assert all(j.resources["gpu"] == 1 for j in cuda.rule_jobs("solve"))
-    assert all("gpu" not in j.resources for j in cuda.jobs if j.rule != "solve")
+    solving = ("solve", "solve_test")
+    assert all(j.resources["gpu"] == 1 for j in cuda.jobs if j.rule in solving)
+    assert all("gpu" not in j.resources for j in cuda.jobs if j.rule not in solving)
     cpu = plan_of({**smoke_config(), "device": "cpu"})
-    assert all(j.resources["gpu"] == 0 for j in cpu.rule_jobs("solve"))
+    assert all(j.resources["gpu"] == 0 for j in cpu.jobs if j.rule in solving)
 
 
 def test_wildcard_constraints_match_exactly_the_configured_names(smoke_plan):

@@ -154,7 +154,7 @@ FIGURE = FigureSpec(
     plot=plot,
     reads=("generalisation", "test_outcomes"),
     caption=(
-        "Known against new problems. (a) Fraction of problems on which each network method beats BFGS, on "
+        "Known against new problems. (a) Fraction of problems on which each network method beats the baseline, on "
         "its training problems (solid) and on held-out new problems (dashed), against n. (b) Final losses on "
         "the new problems at the largest n: network predictions against per-problem methods run on each new "
         "problem. (c) Mean loss on new problems against forward evaluations per problem; a network's training "

@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
 from ..problems.base import ProblemFamily
 from ..seeding import numpy_rng, torch_generator
 from ..spec import ParamSpec
@@ -204,11 +203,6 @@ class NeuralAdjoint(Solver):
         "steps": ParamSpec(1000, int, positive=True, doc="Adam steps per problem through the surrogate"),
         "lr": ParamSpec(1e-2, float, positive=True, doc="Adam learning rate of the inversion"),
     }
-
-    @classmethod
-    def check_settings(cls, settings: Any, where: str) -> None:
-        if held_out_count(settings.samples, settings.held_out) >= settings.samples:
-            raise ConfigError(f"{where}.samples", f"needs at least 2 samples, got {settings.samples}")
 
     def run(self, ctx: SolveContext) -> Outcome:
         s, fam = self.settings, ctx.family
