@@ -14,8 +14,8 @@ the surrogate instead of F.
    samples span (where the surrogate has data); then scored once under the true F.
 
 Cost (``evaluations``): the samples charged to each problem plus that final true evaluation;
-the loss history (the true loss of the iterates at log-spaced steps) is a diagnostic and not
-counted, as for supervised training. The held-out test set is inverted through the same
+the loss history (the true loss of the iterates at <= ``HISTORY_POINTS`` log-spaced steps) is a
+diagnostic and not counted, as for supervised training. The held-out test set is inverted through the same
 surrogate (no new samples): ``test_x``, ``test_loss``.
 """
 
@@ -190,7 +190,7 @@ class NeuralAdjoint(Solver):
     network = True  # one network over the problem set: no refinement or multi-start of it
     tuning = {"lr": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]}
     settings_spec = {
-        "samples": ParamSpec(1024, int, minimum=2, doc="forward evaluations of F that make the surrogate's data"),
+        "samples": ParamSpec(512, int, minimum=2, doc="forward evaluations of F that make the surrogate's data"),
         "held_out": ParamSpec(0.2, float, minimum=0.01, maximum=0.9,
                               doc="fraction of the samples held out to measure the surrogate's error"),
         "hidden": ParamSpec([128, 128], int, length=-1, positive=True, doc="surrogate hidden layer widths"),
