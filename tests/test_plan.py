@@ -28,7 +28,7 @@ def test_data_and_solve_jobs_follow_the_config(smoke_plan):
     assert counts["generate_data"] == sum(len(b["n"]) * len(b["seeds"]) for b in blocks.values())
     assert counts["solve"] == sum(len(b["n"]) * len(b["seeds"]) * len(b["solvers"]) for b in blocks.values())
     assert counts["aggregate"] == len(blocks)
-    assert counts["make_table"] == len(tables()) >= 2
+    assert counts["make_table"] == len(tables()) and {f"table{k}" for k in range(1, 6)} <= set(tables())
     for e, b in blocks.items():
         for n in b["n"]:
             for seed in b["seeds"]:
@@ -136,36 +136,38 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
 # bfgs, gd, jpo; fluid 2 problem sets with bfgs, gd, jpo; BFGS on each seed's test set (6 jobs:
 # wavepacket 2, billiards 1, ks 2, fluid 1); the alignment study in one chunk). A figure's panel
 # step reads every run of the representative problem set, so it follows any solver change.
-# Per-experiment figures: scatter, beat_fraction, budget and generalisation for all four,
-# trajectories for billiards, ks_roughness for ks. Tables: table2, table4, generalisation.
+# Per-experiment figures: scatter, beat_fraction, budget, loss_ecdf, example_solutions,
+# training_curves, cost_scaling, outcome_bars and generalisation for all four (loss_ecdf and
+# example_solutions with a panel step), trajectories for billiards, ks_roughness for ks. Tables:
+# table1 ... table5 and generalisation.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
-        "generate_data": 4, "solve": 36, "solve_test": 2, "aggregate": 1, "figure_panels": 1,
-        "plot_combined_figure": 1, "plot_experiment_figure": 4, "make_table": 3,
+        "generate_data": 4, "solve": 36, "solve_test": 2, "aggregate": 1, "figure_panels": 3,
+        "plot_combined_figure": 1, "plot_experiment_figure": 9, "make_table": 6,
     },
     "problems/billiards.py": {
-        "generate_data": 1, "solve": 3, "solve_test": 1, "aggregate": 1, "figure_panels": 2,
-        "plot_combined_figure": 1, "plot_experiment_figure": 5, "make_table": 3,
+        "generate_data": 1, "solve": 3, "solve_test": 1, "aggregate": 1, "figure_panels": 4,
+        "plot_combined_figure": 1, "plot_experiment_figure": 10, "make_table": 6,
     },
     "problems/ks.py": {
-        "generate_data": 4, "solve": 12, "solve_test": 2, "aggregate": 1, "figure_panels": 2,
-        "plot_combined_figure": 1, "plot_experiment_figure": 5, "make_table": 3,
+        "generate_data": 4, "solve": 12, "solve_test": 2, "aggregate": 1, "figure_panels": 4,
+        "plot_combined_figure": 1, "plot_experiment_figure": 10, "make_table": 6,
     },
     "problems/fluid.py": {
-        "generate_data": 2, "solve": 6, "solve_test": 1, "aggregate": 1, "figure_panels": 1,
-        "plot_combined_figure": 1, "plot_experiment_figure": 4, "make_table": 3,
+        "generate_data": 2, "solve": 6, "solve_test": 1, "aggregate": 1, "figure_panels": 3,
+        "plot_combined_figure": 1, "plot_experiment_figure": 9, "make_table": 6,
     },
     "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 + fluid 2 runs
-        "solve": 11, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 18, "make_table": 3,
+        "solve": 11, "aggregate": 4, "figure_panels": 14, "plot_combined_figure": 4,
+        "plot_experiment_figure": 38, "make_table": 6,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
-        "solve": 23, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 18, "make_table": 3,
+        "solve": 23, "aggregate": 4, "figure_panels": 14, "plot_combined_figure": 4,
+        "plot_experiment_figure": 38, "make_table": 6,
     },
     "solvers/neural_adjoint.py": {  # its 4 wavepacket runs and what reads them
-        "solve": 4, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 4, "make_table": 3,
+        "solve": 4, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
+        "plot_experiment_figure": 9, "make_table": 6,
     },
     "figures/scatter.py": {"plot_experiment_figure": 4},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1},
@@ -177,20 +179,28 @@ CODE_CHANGES = {
     # helper modules: only the figures that import them
     "figures/roles.py": {"figure_panels": 4, "plot_combined_figure": 3, "plot_experiment_figure": 1},  # fig3, 5, fluid, trajectories
     "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1},  # fig5, fluid, ks_roughness
+    "figures/data_view.py": {"figure_panels": 4, "plot_experiment_figure": 4},  # example_solutions
+    "figures/log_ticks.py": {"plot_experiment_figure": 8},  # training_curves, cost_scaling
+    "figures/loss_ecdf.py": {"figure_panels": 4, "plot_experiment_figure": 4},
     # what tables and figures know about solvers: no solve job (it changes no number of a run)
-    "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 18, "plot_combined_figure": 6,
-                       "make_table": 3},
+    "solver_info.py": {"aggregate": 4, "figure_panels": 14, "plot_experiment_figure": 38, "plot_combined_figure": 6,
+                       "make_table": 6},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1},
+    "tables/table1.py": {"make_table": 1},
     "tables/table2.py": {"make_table": 1},
+    "tables/table3.py": {"make_table": 1},
     "tables/table4.py": {"make_table": 1},
+    "tables/table5.py": {"make_table": 1},
     "tables/generalisation.py": {"make_table": 1},
     "figures/generalisation.py": {"plot_experiment_figure": 4},
+    "tables/reading.py": {"make_table": 2},  # Tables 1 and 5
+    "tables/render.py": {"make_table": 6},
     # every aggregate, and what reads them; not the figures drawn from panels or studies alone
-    # (trajectories, ks_roughness, fig1, fig2), whose panel steps need no analysis
-    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 16, "plot_combined_figure": 4,
-                    "make_table": 3},
-    "generalisation.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 16, "plot_combined_figure": 4,
-                          "make_table": 3},  # the aggregate's generalisation frames
+    # (trajectories, ks_roughness, example_solutions, fig1, fig2), whose panel steps need no analysis
+    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 32, "plot_combined_figure": 4,
+                    "make_table": 4},
+    "generalisation.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 32, "plot_combined_figure": 4,
+                          "make_table": 4},  # the aggregate's generalisation frames
 }
 
 
