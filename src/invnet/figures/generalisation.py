@@ -7,9 +7,10 @@ trained network; the baseline (BFGS) solves those new problems one by one (a tes
 (b) distribution (ECDF, log axis) of the final losses on the new problems at the largest n, all
     seeds: each network method's predictions and every per-problem method run on the test set;
 (c) mean loss on the new problems against forward evaluations per problem: each per-problem
-    method at what it spent per new problem; each network method at each n (labelled) at its
-    training evaluations amortised over every problem it answers (n training + n_test new), with
-    the network passes one new problem costs in the legend (one forward pass, no evaluation of F).
+    method at what it spent per new problem; each network method at each n (marker size grows
+    with n) at its training evaluations amortised over every problem it answers (n training +
+    n_test new), with the network passes one new problem costs in the legend (one forward pass,
+    no evaluation of F).
 
 Methods: every network solver (role ``network``) with test predictions, against the baseline in
 (a) and every per-problem method with a test run (``test_solvers``) in (b) and (c).
@@ -119,10 +120,9 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
         cost = [rows.loc[rows["n"] == n, "amortised_evaluations"].mean() for n in sizes]
         loss = [rows.loc[rows["n"] == n, "mean_loss_new"].mean() for n in sizes]
         passes[solver] = float(rows["inference_passes"].max())
-        ax_c.plot(cost, loss, color=style["color"], marker=style["marker"], ls="-")
-        for i, (n, x, y) in enumerate(zip(sizes, cost, loss)):  # alternate above / below: close points
-            ax_c.annotate(f"n={n}", (x, y), textcoords="offset points", xytext=(4, 3 if i % 2 else -9),
-                          fontsize=6, color="0.3")
+        ax_c.plot(cost, loss, color=style["color"], ls="-")
+        for size, x, y in zip(_marker_sizes(len(sizes)), cost, loss):  # marker size grows with n: no labels to collide
+            ax_c.plot([x], [y], color=style["color"], marker=style["marker"], ms=size, ls="none")
     ax_c.set_xscale("log")
     ax_c.set_xlabel("evaluations of F per problem\n(networks: training, amortised over $n + n_{test}$)")
     ax_c.set_ylabel("mean final loss on new problems")
@@ -141,11 +141,20 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
         style = solver_style(solvers, reference)
         handles.append(Line2D([], [], color=style["color"], marker=style["marker"], ls=REFERENCE_LS,
                               label=f"{style['label']} (solves each new problem{failed(reference)})"))
+    if len(sizes) > 1:
+        small, large = _marker_sizes(len(sizes))[[0, -1]]
+        handles += [Line2D([], [], color="0.3", marker="o", ms=small, ls="none", label=f"(c) n = {sizes[0]}"),
+                    Line2D([], [], color="0.3", marker="o", ms=large, ls="none", label=f"(c) n = {sizes[-1]}")]
     handles += [Line2D([], [], color="0.3", marker="o", ls="-", label="(a) known (training) problems"),
                 Line2D([], [], color="0.3", marker="o", ls="--", mfc="white", label="(a) new (test) problems")]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=6)
     fig.suptitle(f"{inputs.labels[experiment]}: known and new problems (mean ± std over seeds)", fontsize=9)
     return save_figure(fig, pdf, png)
+
+
+def _marker_sizes(count: int) -> np.ndarray:
+    """Marker sizes (points) of panel (c)'s network curves, smallest n first: 3 growing to 8."""
+    return np.linspace(3.0, 8.0, count) if count > 1 else np.array([6.0])
 
 
 FIGURE = FigureSpec(
