@@ -18,6 +18,7 @@ def tiny_config():
         "jpo_bfgs": {"maxiter": 50},
         "supervised": {"hidden": [16], "steps": 30},
         "supervised_bfgs": {"maxiter": 50},
+        "neural_adjoint": {"samples": 64, "hidden": [16], "surrogate_steps": 30, "steps": 30},
     }, history_points=50, compare_rtol=1e-3, dtype="float64", threads=1)
     config["experiments"]["wavepacket"]["problem"] = {}
     return config

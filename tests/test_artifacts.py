@@ -51,7 +51,7 @@ def _numeric(path):
     return data
 
 
-@pytest.mark.parametrize("solver", ["bfgs", "lbfgsb", "gd", "jpo", "supervised"])
+@pytest.mark.parametrize("solver", ["bfgs", "lbfgsb", "gd", "jpo", "supervised", "neural_adjoint"])
 def test_data_and_run_artifacts_are_bit_identical_on_rerun(tmp_path, tiny_config, solver):
     for rep in ("a", "b"):
         d = tmp_path / rep / "data.h5"

@@ -1,6 +1,6 @@
 """What a job imports: the jobs that only aggregate, plot or tabulate load neither torch nor the
 problem families (about 2 s of CPU per job otherwise, issue 20), and they write the same files
-as when they did. Compute jobs (data, solve, figure panels) run here in-process; the others run
+as when they did. Compute jobs (data, solve, solve_test, figure panels) run here in-process; the others run
 in a fresh interpreter that starts from the job entry point alone, as a Snakemake job does."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _light_jobs(plan, root):
 
 
 def test_aggregate_plot_and_table_jobs_import_no_torch(tmp_path):
-    plan = run_plan(CONFIG, tmp_path, rules=("generate_data", "solve", "figure_panels", *LIGHT))
+    plan = run_plan(CONFIG, tmp_path, rules=("generate_data", "solve", "solve_test", "figure_panels", *LIGHT))
     jobs = _light_jobs(plan, tmp_path)
     assert {"aggregate", "plot_experiment_figure", "make_table"} <= {j["rule"] for j in jobs}
     # what the same jobs wrote in this process, torch loaded (PDFs carry a creation date: not compared)

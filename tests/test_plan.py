@@ -54,7 +54,7 @@ def test_every_input_is_made_by_exactly_one_job_and_every_path_follows_the_layou
     for job in smoke_plan.jobs:
         missing = [p for p in job.input_files if p not in made]
         assert not missing, (job.rule, job.wildcards, missing)
-    templates = [paths.DATA, paths.RUN, paths.AGGREGATE, paths.PANELS, paths.EXPERIMENT_FIGURE,
+    templates = [paths.DATA, paths.RUN, paths.TEST_RUN, paths.AGGREGATE, paths.PANELS, paths.EXPERIMENT_FIGURE,
                  paths.COMBINED_FIGURE, paths.TABLE, paths.STUDY_CHUNK, paths.STUDY_TABLE, paths.REPORT_PAGE,
                  paths.REPORT_CAPTIONS]
     patterns = [re.compile("^" + re.sub(r"\\\{\w+\\\}", r"[^/]+", re.escape(t)) + "$") for t in templates]
@@ -114,13 +114,14 @@ def _changed(before, after) -> dict[str, int]:
 
 def test_a_thread_change_reruns_the_solve_jobs_and_what_reads_them(smoke_plan):
     """JPO's reductions may depend on the torch thread count (machine- and build-specific):
-    `threads` is a param of every solve job, and of no other job but the report page (which
-    shows the whole config)."""
+    `threads` is a param of every solve job (and test-set solve job), and of no other job but the
+    report page (which shows the whole config)."""
     other = plan_of({**smoke_config(), "threads": 2})
     changed = [j for j in other.jobs if smoke_plan.job(j.rule, j.wildcards).params != j.params]
-    assert {j.rule for j in changed} == {"solve", "report_page"}
-    assert len(changed) == smoke_plan.counts()["solve"] + 1
-    assert all(j.threads == 2 and j.resources["cpus_per_task"] == 2 for j in other.rule_jobs("solve"))
+    assert {j.rule for j in changed} == {"solve", "solve_test", "report_page"}
+    assert len(changed) == smoke_plan.counts()["solve"] + smoke_plan.counts()["solve_test"] + 1
+    assert all(j.threads == 2 and j.resources["cpus_per_task"] == 2
+               for j in other.rule_jobs("solve") + other.rule_jobs("solve_test"))
 
 
 def test_a_setting_change_reruns_only_that_solver(smoke_plan):
@@ -133,36 +134,42 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
-# wavepacket 2 n x 2 seeds = 4 problem sets, 8 solvers; billiards 1 problem set and ks 4, each with
-# bfgs, gd, jpo; fluid 2 problem sets with bfgs, gd, jpo; the alignment study in one chunk). A
-# figure's panel step reads every run of the representative problem set, so it follows any
-# solver change. Per-experiment figures: scatter, beat_fraction, budget, loss_ecdf,
-# example_solutions, training_curves, cost_scaling and outcome_bars for all four (loss_ecdf and
-# example_solutions with a panel step), trajectories for billiards, ks_roughness for ks.
+# wavepacket 2 n x 2 seeds = 4 problem sets, 9 solvers; billiards 1 problem set and ks 4, each with
+# bfgs, gd, jpo; fluid 2 problem sets with bfgs, gd, jpo; BFGS on each seed's test set (6 jobs:
+# wavepacket 2, billiards 1, ks 2, fluid 1); the alignment study in one chunk). A figure's panel
+# step reads every run of the representative problem set, so it follows any solver change.
+# Per-experiment figures: scatter, beat_fraction, budget, loss_ecdf, example_solutions,
+# training_curves, cost_scaling, outcome_bars and generalisation for all four (loss_ecdf and
+# example_solutions with a panel step), trajectories for billiards, ks_roughness for ks. Tables:
+# table1 ... table5 and generalisation.
 CODE_CHANGES = {
     "problems/wavepacket.py": {
-        "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
-        "plot_experiment_figure": 8, "make_table": 6,
+        "generate_data": 4, "solve": 36, "solve_test": 2, "aggregate": 1, "figure_panels": 3,
+        "plot_combined_figure": 1, "plot_experiment_figure": 9, "make_table": 7,
     },
     "problems/billiards.py": {
-        "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 4, "plot_combined_figure": 1,
-        "plot_experiment_figure": 9, "make_table": 6,
+        "generate_data": 1, "solve": 3, "solve_test": 1, "aggregate": 1, "figure_panels": 4,
+        "plot_combined_figure": 1, "plot_experiment_figure": 10, "make_table": 7,
     },
     "problems/ks.py": {
-        "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 4, "plot_combined_figure": 1,
-        "plot_experiment_figure": 9, "make_table": 6,
+        "generate_data": 4, "solve": 12, "solve_test": 2, "aggregate": 1, "figure_panels": 4,
+        "plot_combined_figure": 1, "plot_experiment_figure": 10, "make_table": 7,
     },
     "problems/fluid.py": {
-        "generate_data": 2, "solve": 6, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
-        "plot_experiment_figure": 8, "make_table": 6,
+        "generate_data": 2, "solve": 6, "solve_test": 1, "aggregate": 1, "figure_panels": 3,
+        "plot_combined_figure": 1, "plot_experiment_figure": 9, "make_table": 7,
     },
     "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 + fluid 2 runs
         "solve": 11, "aggregate": 4, "figure_panels": 14, "plot_combined_figure": 4,
-        "plot_experiment_figure": 34, "make_table": 6,
+        "plot_experiment_figure": 38, "make_table": 7,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
         "solve": 23, "aggregate": 4, "figure_panels": 14, "plot_combined_figure": 4,
-        "plot_experiment_figure": 34, "make_table": 6,
+        "plot_experiment_figure": 38, "make_table": 7,
+    },
+    "solvers/neural_adjoint.py": {  # its 4 wavepacket runs and what reads them
+        "solve": 4, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
+        "plot_experiment_figure": 9, "make_table": 7,
     },
     "figures/scatter.py": {"plot_experiment_figure": 4},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1},
@@ -178,24 +185,27 @@ CODE_CHANGES = {
     "figures/log_ticks.py": {"plot_experiment_figure": 8},  # training_curves, cost_scaling
     "figures/loss_ecdf.py": {"figure_panels": 4, "plot_experiment_figure": 4},
     # what tables and figures know about solvers: no solve job (it changes no number of a run)
-    "solver_info.py": {"aggregate": 4, "figure_panels": 14, "plot_experiment_figure": 34, "plot_combined_figure": 6,
-                       "make_table": 6},
+    "solver_info.py": {"aggregate": 4, "figure_panels": 14, "plot_experiment_figure": 38, "plot_combined_figure": 6,
+                       "make_table": 7},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1},
     "tables/table1.py": {"make_table": 1},
     "tables/table2.py": {"make_table": 1},
     "tables/table3.py": {"make_table": 1},
     "tables/table4.py": {"make_table": 1},
     "tables/table5.py": {"make_table": 1},
-    "tables/verdict.py": {"make_table": 1},
+    "tables/generalisation.py": {"make_table": 1},
+    "figures/generalisation.py": {"plot_experiment_figure": 4},
     "tables/reading.py": {"make_table": 2},  # Tables 1 and 5
-    "tables/render.py": {"make_table": 6},  # Tables 1-5 and the verdict
+    "tables/render.py": {"make_table": 7},  # Tables 1-5, the verdict and generalisation
+    "tables/verdict.py": {"make_table": 1},
     "bootstrap.py": {"make_table": 1},  # the verdict's intervals
     "report.py": {},  # the report page alone (below)
-    # every aggregate, and what reads them (Tables 2, 3, 4 and the verdict); not the figures drawn
-    # from panels or studies alone (trajectories, ks_roughness, example_solutions, fig1, fig2),
-    # whose panel steps need no analysis
-    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 28, "plot_combined_figure": 4,
-                    "make_table": 4},
+    # every aggregate, and what reads them; not the figures drawn from panels or studies alone
+    # (trajectories, ks_roughness, example_solutions, fig1, fig2), whose panel steps need no analysis
+    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 32, "plot_combined_figure": 4,
+                    "make_table": 5},  # Tables 2, 3, 4, the verdict and generalisation
+    "generalisation.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 32, "plot_combined_figure": 4,
+                          "make_table": 5},  # the aggregate's generalisation frames; the tables that import analysis
 }
 # ... and every edit redoes the report page: its inputs are every artifact, its code every
 # figure's and table's module (their captions)
@@ -251,10 +261,11 @@ def test_resource_requests_follow_the_measured_table():
 
 def test_solve_jobs_ask_for_a_gpu_only_when_the_config_computes_on_cuda():
     cuda = plan_of({**smoke_config(), "device": "cuda"})
-    assert all(j.resources["gpu"] == 1 for j in cuda.rule_jobs("solve"))
-    assert all("gpu" not in j.resources for j in cuda.jobs if j.rule != "solve")
+    solving = ("solve", "solve_test")
+    assert all(j.resources["gpu"] == 1 for j in cuda.jobs if j.rule in solving)
+    assert all("gpu" not in j.resources for j in cuda.jobs if j.rule not in solving)
     cpu = plan_of({**smoke_config(), "device": "cpu"})
-    assert all(j.resources["gpu"] == 0 for j in cpu.rule_jobs("solve"))
+    assert all(j.resources["gpu"] == 0 for j in cpu.jobs if j.rule in solving)
 
 
 def test_wildcard_constraints_match_exactly_the_configured_names(smoke_plan):

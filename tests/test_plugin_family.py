@@ -122,7 +122,7 @@ def test_tables_1_3_5_describe_the_plugin_family_and_solver(lab, tmp_path):
     block = config["experiments"]["quad"]
     block["solvers"] = {k: v for k, v in block["solvers"].items() if k in ("bfgs", "jpo", "heavy_ball")}
     plan = plan_of(config)
-    plan.run([j for j in plan.jobs if j.rule in ("generate_data", "solve", "aggregate")
+    plan.run([j for j in plan.jobs if j.rule in ("generate_data", "solve", "solve_test", "aggregate")
               or (j.rule == "make_table" and j.wildcards["table"] in ("table1", "table3", "table5"))], tmp_path)
     tables = tmp_path / "results" / "tables"
     runs = {}

@@ -53,7 +53,7 @@ def study(tmp_path_factory) -> Path:
     """The tiny study's data and runs, one problem of one run marked failed (NaN loss, as a
     diverged solver leaves it), then its aggregates and Tables 1, 3 and 5."""
     root = tmp_path_factory.mktemp("tables_complete")
-    _run(CONFIG, root, ("generate_data", "solve"))
+    _run(CONFIG, root, ("generate_data", "solve", "solve_test"))  # the aggregate reads the test runs
     e, s, n, seed, problem = BROKEN
     with h5py.File(root / f"results/runs/{e}/{s}/n{n}/seed{seed}.h5", "r+") as f:
         f["loss"][problem] = np.nan

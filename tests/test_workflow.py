@@ -132,8 +132,8 @@ def test_preset_does_not_leak_the_default_config(tmp_path):
 @pytest.mark.slow
 def test_slurm_profile_dry_run(tmp_path):
     """The SLURM profile parses (plugin installed, keys known) and the plan's resources reach
-    Snakemake: with `device: cuda` every solve job asks for one GPU, even on a submit host
-    without one, and no other job does."""
+    Snakemake: with `device: cuda` every solve job (and test-set solve job) asks for one GPU,
+    even on a submit host without one, and no other job does."""
     work = copy_workflow(tmp_path / "wf")
     gpu = snakemake(work, "-n", "--workflow-profile", "profiles/slurm", "--configfile", "config/smoke.yaml",
                     "--config", "device=cuda")
@@ -141,9 +141,11 @@ def test_slurm_profile_dry_run(tmp_path):
     assert gpu.returncode == 0, output[-3000:]
     assert "Using workflow specific profile profiles/slurm" in gpu.stderr
     blocks = re.split(r"\n\s*(?:local)?rule ", output)[1:]
-    solves = [b for b in blocks if b.startswith("solve:")]
+    solving = ("solve:", "solve_test:")
+    solves = [b for b in blocks if b.startswith(solving)]
     assert solves and all("gpu=1" in b and "runtime=" in b for b in solves), output[-3000:]
-    assert not [b for b in blocks if not b.startswith("solve:") and "gpu=1" in b]
+    assert any(b.startswith("solve_test:") for b in solves)
+    assert not [b for b in blocks if not b.startswith(solving) and "gpu=1" in b]
 
 
 @pytest.mark.slow

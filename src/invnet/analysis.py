@@ -25,6 +25,9 @@ Frames (one row per ...):
   best of the first ``starts`` runs of a multi-start classical baseline (``bfgs_multistart``)
   and what each spent: beat/tie/lose, evaluations per problem of the baseline
   (``evaluations_classical``) and of the method (``evaluations_method``), mean losses.
+- ``test_outcomes`` and ``generalisation``: the network methods' test predictions against the
+  per-problem methods run on the same new problems (test runs), per problem and per run, with
+  the same comparison on the known problems and both costs (:mod:`invnet.generalisation`).
 
 Evaluations count forward passes through F per problem (each with its gradient for every
 method here); a JPO training step evaluates every problem once.
@@ -56,7 +59,7 @@ SUMMARY_QUANTITIES = (
 BUDGET_KEYS = ["experiment", "solver", "n", "seed", "starts"]
 # The frames `aggregate` writes for every experiment (results/aggregate/{experiment}/{name}.csv):
 # the one list the workflow's outputs, the figures' `reads` and the tables' `reads` refer to.
-AGGREGATE_TABLES = ("outcomes", "fractions", "summary", "history", "test", "budget")
+AGGREGATE_TABLES = ("outcomes", "fractions", "summary", "history", "test", "budget", "test_outcomes", "generalisation")
 
 
 def _baseline(solvers: SolverSet) -> str:
@@ -444,9 +447,12 @@ def _finite_mean(values: Any) -> float:
 
 def aggregate(
     run_paths: Iterable[str | PathLike], data_paths: Iterable[str | PathLike], solvers: SolverSet,
-    rtol: float = 1e-3,
+    rtol: float = 1e-3, test_run_paths: Iterable[str | PathLike] = (),
 ) -> dict[str, pd.DataFrame]:
-    """Every frame of :data:`AGGREGATE_TABLES` for one experiment's runs."""
+    """Every frame of :data:`AGGREGATE_TABLES` for one experiment's runs (and its test runs)."""
+    from .generalisation import frames as generalisation_frames
+
+    run_paths = list(run_paths)
     raw = load_runs(run_paths, data_paths)
     outcomes = with_outcomes(raw["problems"], solvers, rtol)
     frac = fractions(outcomes, solvers, raw["runs"])
@@ -468,6 +474,7 @@ def aggregate(
         "history": sort_frame(raw["history"], ["step"], solvers=solvers),
         "test": sort_frame(raw["test"], ["problem"], solvers=solvers),
         "budget": budget(raw["problems"], raw["starts"], rtol, solvers),
+        **generalisation_frames(run_paths, test_run_paths, raw["test"], outcomes, raw["runs"], solvers, rtol),
     }
     assert tuple(frames) == AGGREGATE_TABLES
     return frames

@@ -141,6 +141,7 @@ def _check(f: h5py.File, path: Path, kind: str | None, expect: Mapping[str, Any]
 REQUIRED_ATTRS = {
     "data": ("experiment", "n", "seed", "n_test", "problem", "provenance"),
     "run": ("experiment", "solver", "n", "seed", "config", "provenance"),
+    "test_run": ("experiment", "solver", "n", "seed", "data_n", "config", "provenance"),  # n: test problems
 }
 
 
@@ -183,7 +184,7 @@ def _run_shapes(attrs: Mapping[str, Any], shapes: Mapping[str, tuple]) -> str | 
     return _shape_problem(shapes, wanted)
 
 
-_SHAPES = {"data": _data_shapes, "run": _run_shapes}
+_SHAPES = {"data": _data_shapes, "run": _run_shapes, "test_run": _run_shapes}
 
 
 def _decode(key: str, value: Any) -> Any:

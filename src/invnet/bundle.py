@@ -221,6 +221,9 @@ def _depths(plan) -> dict[str, int]:
             for seed in exp.seeds:
                 for solver in exp.solvers:
                     out[paths.run_file(exp.name, solver, n, seed)] = len(exp.solvers.chain(solver))
+        for seed in exp.seeds:
+            for solver in exp.test_solvers:
+                out[paths.test_run_file(exp.name, solver, seed)] = len(exp.solvers.chain(solver))
     return out
 
 

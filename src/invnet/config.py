@@ -25,6 +25,7 @@ from .plugins import load_plugins
 from .solvers import resolve_solvers, solvers_schema
 from .spec import REQUIRED, ParamSpec, object_schema, resolve
 from .studies import studies
+from .test_runs import check_test_solvers
 
 
 GLOBAL_SPECS: dict[str, ParamSpec] = {
@@ -61,6 +62,10 @@ EXPERIMENT_SPECS: dict[str, ParamSpec] = {
     ),
     "n_test": ParamSpec(
         64, int, minimum=1, maximum=MAX_PROBLEMS, doc="held-out test problems per seed (shared by all n)"
+    ),
+    "test_solvers": ParamSpec(
+        ["bfgs"], str, length=-1, unique=True,
+        doc="configured per-problem solvers that also solve each seed's test set, once per seed (§2.5)",
     ),
 }
 BLOCKS = ("problem", "solvers")  # mappings inside an experiment block, resolved by the plug-ins
@@ -246,6 +251,7 @@ def resolve_experiment(name: str, block: dict[str, Any], history_points: int | N
     out["problem"] = family.params
     out["label"] = out["label"] or (family.display_name() if name == family.name else name)
     resolved = resolve_solvers(name, parts["solvers"], family)
+    check_test_solvers(out["test_solvers"], resolved, f"{where}.test_solvers")
     out["solvers"] = {solver: r.block for solver, r in resolved.items()}
     return out
 

@@ -180,6 +180,13 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
     })
 
 
+def solve_test(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Run one per-problem solver on a seed's held-out test set (invnet.test_runs)."""
+    from .test_runs import solve_test_set
+
+    solve_test_set(params, inputs, outputs, threads_granted)
+
+
 def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=None, device=None, progress=None):
     """The computation of a solve job, also the tuning sweep's (invnet.tuning): the solver
     ``params["solver"]`` with ``params["settings"]`` on ``train``, with ``params["threads"]``
@@ -219,7 +226,8 @@ def aggregate(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threa
     from .analysis import aggregate as frames_of
     from .tables.render import write_csv
 
-    frames = frames_of(inputs["runs"], inputs["data"], _solvers(params), rtol=float(params["compare_rtol"]))
+    frames = frames_of(inputs["runs"], inputs["data"], _solvers(params), rtol=float(params["compare_rtol"]),
+                       test_run_paths=inputs.get("test_runs", []))
     for name, frame in frames.items():
         write_csv(frame, outputs[name])
 
@@ -295,6 +303,7 @@ def bundle(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_
 RUNNERS = {
     "generate_data": generate_data,
     "solve": solve,
+    "solve_test": solve_test,
     "aggregate": aggregate,
     "figure_panels": figure_panels,
     "plot_experiment_figure": plot_figure,

@@ -3,6 +3,7 @@ job plan, the job entry point and the tests all read it from here (never write a
 
     results/data/{experiment}/n{n}/seed{seed}.h5              problem sets (data artifacts)
     results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5     one solver run (run artifacts)
+    results/runs/{experiment}/{solver}/test/seed{seed}.h5     one solver on a seed's test set
     results/aggregate/{experiment}/{table}.csv                tidy frames (outcomes, ...)
     results/aggregate/{experiment}/panels/{figure}.h5         a figure's panel data
     results/figures/{figure}.{pdf,png}                        figures over several experiments
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 DATA = "results/data/{experiment}/n{n}/seed{seed}.h5"
 RUN = "results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5"
+TEST_RUN = "results/runs/{experiment}/{solver}/test/seed{seed}.h5"  # "test" never matches n{n}
 AGGREGATE = "results/aggregate/{experiment}/{table}.csv"
 PANELS = "results/aggregate/{experiment}/panels/{figure}.h5"
 EXPERIMENT_FIGURE = "results/figures/{experiment}/{figure}.{ext}"
@@ -40,6 +42,7 @@ TABLE_FORMATS = ("csv", "tex", "md", "html")
 RULE_WILDCARDS = {
     "generate_data": ("experiment", "n", "seed"),
     "solve": ("experiment", "solver", "n", "seed"),
+    "solve_test": ("experiment", "solver", "seed"),
     "aggregate": ("experiment",),
     "figure_panels": ("experiment", "figure"),
     "plot_experiment_figure": ("experiment", "figure"),
@@ -60,6 +63,10 @@ def data_file(experiment: str, n: int, seed: int) -> str:
 
 def run_file(experiment: str, solver: str, n: int, seed: int) -> str:
     return RUN.format(experiment=experiment, solver=solver, n=n, seed=seed)
+
+
+def test_run_file(experiment: str, solver: str, seed: int) -> str:
+    return TEST_RUN.format(experiment=experiment, solver=solver, seed=seed)
 
 
 def aggregate_file(experiment: str, table: str) -> str:

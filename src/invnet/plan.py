@@ -9,6 +9,8 @@ what a job requests. Jobs, by rule:
 
 - ``generate_data``: one problem set per (experiment, n, seed);
 - ``solve``: one solver on one problem set (a refinement also reads the run it starts from);
+- ``solve_test``: one per-problem solver of ``test_solvers`` on a seed's held-out test set
+  (:mod:`invnet.test_runs`);
 - ``aggregate``: every run of one experiment into the frames of ``analysis.AGGREGATE_TABLES``;
 - ``figure_panels``: a figure's panel data from an experiment's representative problem set
   (largest n, first seed) and every run on it;
@@ -126,6 +128,11 @@ class Experiment:
     @property
     def label(self) -> str:
         return self.block["label"]
+
+    @property
+    def test_solvers(self) -> list[str]:
+        """The per-problem solvers that also solve each seed's test set (in config order)."""
+        return list(self.block.get("test_solvers", []))
 
 
 class Plan:
@@ -248,6 +255,12 @@ class Plan:
             files += [j.outputs["chunk"] for j in self.rule_jobs("study_chunk") if j.wildcards["study"] == s]
         return files
 
+    def test_artifacts_of(self, experiments: Iterable[str] = ()) -> list[str]:
+        """Every test-run artifact behind ``experiments`` (kept apart from :meth:`artifacts_of`,
+        whose run artifacts tables read as training runs)."""
+        return [paths.test_run_file(e, s, seed) for e in experiments
+                for seed in self.experiments[e].seeds for s in self.experiments[e].test_solvers]
+
     def figure_experiments(self, figure: str) -> list[str]:
         """The configured experiments a figure draws, in config order."""
         spec = self.figures[figure]
@@ -277,13 +290,15 @@ class Plan:
         this config are left out."""
         out: dict[str, list[str]] = {}
         for name in self.tables:
-            out[name] = paths.table_files(name) + self.artifacts_of(self.experiments)
+            out[name] = paths.table_files(name) + self.artifacts_of(self.experiments) + self.test_artifacts_of(
+                self.experiments)
         for name, spec in self.figures.items():
             files = self.figure_targets(name)
             if not files:
                 continue
             studies_read = [s for s in spec.studies if s in self.studies]
-            out[name] = files + self.artifacts_of(self.figure_experiments(name), studies_read)
+            out[name] = files + self.artifacts_of(self.figure_experiments(name), studies_read) + \
+                self.test_artifacts_of(self.figure_experiments(name))
         return out
 
     def all_targets(self) -> list[str]:
@@ -293,7 +308,7 @@ class Plan:
         files += [p for t in self.tables for p in paths.table_files(t)]
         files += [paths.study_table_file(spec.table) for spec in self.studies.values()]
         files += list(paths.report_outputs().values())
-        return files + self.artifacts_of(self.experiments, self.studies)
+        return files + self.artifacts_of(self.experiments, self.studies) + self.test_artifacts_of(self.experiments)
 
     # ------------------------------------------------------------------ artifact check
     def check_existing_artifacts(self, root: str | os.PathLike = ".") -> None:
@@ -302,11 +317,11 @@ class Plan:
         wrong shape, or is not the artifact its path names: ArtifactError with one line naming
         the file and what is wrong (and how many more fail). Reads attributes and shapes only."""
         bad = []
-        for job in self.rule_jobs("generate_data") + self.rule_jobs("solve"):
+        for job in self.rule_jobs("generate_data") + self.rule_jobs("solve") + self.rule_jobs("solve_test"):
             path = job.output_files[0]
             if not os.path.lexists(Path(root) / path):
                 continue
-            kind = "data" if job.rule == "generate_data" else "run"
+            kind = {"generate_data": "data", "solve": "run", "solve_test": "test_run"}[job.rule]
             expect = {k: (int(v) if k in ("n", "seed") else v) for k, v in job.wildcards.items()}
             try:
                 check_artifact(Path(root) / path, kind, expect)
@@ -359,12 +374,12 @@ class Plan:
     def bundle_job(self) -> Job:
         """The ``bundle`` job: every data, run and study-chunk artifact into one archive with a
         manifest (:mod:`invnet.bundle`)."""
-        artifacts = self.artifacts_of(self.experiments, self.studies)
+        artifacts = self.artifacts_of(self.experiments, self.studies) + self.test_artifacts_of(self.experiments)
         params = {"config": self.config, "code": self._code("invnet.bundle")}
         return Job("bundle", {}, {"artifacts": artifacts}, {"bundle": paths.BUNDLE}, params, 1, {})
 
     def threads(self, rule: str) -> int:
-        return int(self.config["threads"]) if rule == "solve" else 1
+        return int(self.config["threads"]) if rule in ("solve", "solve_test") else 1
 
     def wildcard_constraints(self) -> dict[str, str]:
         """The values each wildcard can take in this config (so that paths match one rule)."""
@@ -405,6 +420,9 @@ class Plan:
                     yield self._data_job(exp, n, seed)
                     for solver in exp.solvers:
                         yield self._solve_job(exp, solver, n, seed)
+            for seed in exp.seeds:
+                for solver in exp.test_solvers:
+                    yield self._test_job(exp, solver, seed)
             yield self._aggregate_job(exp)
         for name in self.figures:
             yield from self._figure_jobs(name)
@@ -457,6 +475,16 @@ class Plan:
         return Job("solve", wc, inputs, {"run": paths.run_file(exp.name, solver, n, seed)}, params,
                    int(self.config["threads"]), resources)
 
+    def _test_job(self, exp: Experiment, solver: str, seed: int) -> Job:
+        """One per-problem solver on the seed's test set, read from the data artifact of the
+        smallest n (every n of a seed holds the same test set)."""
+        n = exp.sizes[0]
+        solve = self._solve_job(exp, solver, n, seed)
+        resources = {**solve.resources, **self._resources("solve", exp, exp.block["n_test"], solver)}
+        wc = {"experiment": exp.name, "solver": solver, "seed": str(seed)}
+        return Job("solve_test", wc, {"data": solve.inputs["data"]},
+                   {"run": paths.test_run_file(exp.name, solver, seed)}, solve.params, solve.threads, resources)
+
     def _gpus(self) -> int:
         """One GPU per solve job when the config computes on CUDA (device: cuda, or auto where
         this machine sees a GPU), else none; SLURM turns it into --gpus=1."""
@@ -472,6 +500,7 @@ class Plan:
         inputs = {
             "runs": [paths.run_file(e, s, n, seed) for s in exp.solvers for n in exp.sizes for seed in exp.seeds],
             "data": [paths.data_file(e, n, seed) for n in exp.sizes for seed in exp.seeds],
+            "test_runs": self.test_artifacts_of([e]),
         }
         params = {
             "experiment": e, "compare_rtol": self.config["compare_rtol"], "solvers": exp.solvers.to_list(),

@@ -17,3 +17,24 @@ rule solve:
         job=PLAN.params_function("solve"),
     script:
         "../scripts/job.py"
+
+
+rule solve_test:
+    """Run one per-problem solver on a seed's held-out test set (once per seed, any n's data)."""
+    input:
+        unpack(PLAN.input_function("solve_test")),
+    output:
+        run=paths.TEST_RUN,
+    log:
+        paths.log_file("solve_test"),
+    benchmark:
+        paths.benchmark_file("solve_test")
+    conda:
+        "../../envs/jobs.yaml"
+    threads: PLAN.threads("solve_test")
+    resources:
+        **PLAN.resource_functions("solve_test"),
+    params:
+        job=PLAN.params_function("solve_test"),
+    script:
+        "../scripts/job.py"
