@@ -147,13 +147,14 @@ def test_command_line(made, tmp_path, capsys):
     configfile = tmp_path / "tiny.yaml"
     configfile.write_text(yaml.safe_dump(CONFIG))
     assert main(["create", "--configfile", str(configfile), "--root", str(root), "--out", "b.tar.gz"]) == 0
-    assert "wrote b.tar.gz: 4 files" in capsys.readouterr().out
+    # 1 problem set, 3 runs (bfgs, jpo, jpo_bfgs) and BFGS on the seed's test set
+    assert "wrote b.tar.gz: 5 files" in capsys.readouterr().out
     dest = tmp_path / "dest"
     assert main(["check", str(root / "b.tar.gz"), "--configfile", str(configfile), "--root", str(dest)]) == 0
     assert not (dest / "results").exists()  # check writes nothing
     assert main(["restore", str(root / "b.tar.gz"), "--configfile", str(configfile), "--root", str(dest)]) == 0
     assert "next: snakemake --cores all" in capsys.readouterr().out
-    assert len(read_manifest(root / "b.tar.gz")["files"]) == 4
+    assert len(read_manifest(root / "b.tar.gz")["files"]) == 5
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(set_key(CONFIG, "experiments.wavepacket.seeds", [0, 1])))
     assert main(["restore", str(root / "b.tar.gz"), "--configfile", str(other), "--root", str(dest)]) == 1
@@ -174,7 +175,7 @@ def test_a_bundle_repacked_with_tar_restores(made, tmp_path):
                 folder.type = tarfile.DIRTYPE
                 dst.addfile(folder)
             dst.addfile(member, src.extractfile(member))
-    assert len(restore(repacked, plan_of(CONFIG), tmp_path / "dest")["files"]) == 4
+    assert len(restore(repacked, plan_of(CONFIG), tmp_path / "dest")["files"]) == 5
     evil = tmp_path / "evil.tar.gz"
     with tarfile.open(bundle) as src, tarfile.open(evil, "w:gz") as dst:
         for member in src:
