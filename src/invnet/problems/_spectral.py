@@ -1,0 +1,312 @@
+"""Fused CPU kernels for the spectral time steppers: the Kuramoto–Sivashinsky ETDRK4 loop, forward
+and adjoint, each in one compiled call instead of thousands of small torch operations.
+
+They compute bit for bit what the eager torch code of :mod:`invnet.problems.ks` and autograd compute:
+every element with the formula and in the order of PyTorch's CPU kernels (a complex product as
+(ar·br − ai·bi, ar·bi + ai·br), a real factor promoted to (r, 0), no product fused into an FMA), every
+gradient sum in the order autograd's engine adds its terms, and the FFTs are ATen's own
+(``at::_fft_c2r``, ``_fft_r2c``, ``_fft_c2c``, with torch.fft's normalisations). The tests compare
+both paths bit for bit (tests/test_spectral_kernels.py); where they could differ (a CPU without
+AVX2/AVX512, a grid whose vector tails are not masked modes) the eager code runs instead.
+
+The library is compiled on first use (about 30 s of CPU, once per machine and source version) into
+``$TORCH_EXTENSIONS_DIR`` (default ``~/.cache/torch_extensions``) and later only loaded. If it cannot
+be built (no C++ compiler, no writable cache), the eager code runs: the same numbers, slower, with
+one warning in the job's log. ``INVNET_SPECTRAL_KERNELS=0`` turns the kernels off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger("invnet")
+
+CFLAGS = ("-O2", "-ffp-contract=off")  # no FMA contraction: the products round as torch's do
+ENV_SWITCH = "INVNET_SPECTRAL_KERNELS"
+
+SOURCE = r"""// ETDRK4 for Kuramoto-Sivashinsky, forward and adjoint, fused. Every element is computed with
+// the formulas and in the order of PyTorch's eager kernels and autograd (complex products as
+// (ar*br - ai*bi, ar*bi + ai*br), a real factor promoted to (r, 0)); the FFTs are ATen's own.
+// Compiled with -ffp-contract=off, so no product is fused into an FMA.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <vector>
+
+namespace {
+
+using at::Tensor;
+
+struct C {  // one complex number, interleaved as in c10::complex<double>
+  double r, i;
+};
+
+inline C cmul(C a, C b) { return {a.r * b.r - a.i * b.i, a.r * b.i + a.i * b.r}; }
+inline C rmul(double a, C b) { return cmul({a, 0.0}, b); }   // real tensor * complex tensor
+inline C mulr(C a, double b) { return cmul(a, {b, 0.0}); }   // complex tensor * real (or scalar)
+inline C add(C a, C b) { return {a.r + b.r, a.i + b.i}; }
+inline C sub(C a, C b) { return {a.r - b.r, a.i - b.i}; }
+inline C neg(C a) { return {-a.r, -a.i}; }
+
+inline C* cptr(const Tensor& t) { return reinterpret_cast<C*>(t.data_ptr()); }
+inline double* rptr(const Tensor& t) { return t.data_ptr<double>(); }
+
+// The ETDRK4 coefficients (length K = N/2 + 1; g complex).
+struct Coef {
+  const double *E, *E2, *Q, *f1, *f2x2, *f3, *mask;
+  const C* g;
+  int64_t K, N;
+};
+
+Coef coef_of(const std::vector<Tensor>& c, int64_t n) {
+  // c = [E, E2, Q, f1, f2x2, f3, mask, g]
+  for (const auto& t : c) TORCH_CHECK(t.is_contiguous() && t.device().is_cpu(), "coefficients must be contiguous CPU tensors");
+  return {rptr(c[0]), rptr(c[1]), rptr(c[2]), rptr(c[3]), rptr(c[4]), rptr(c[5]), rptr(c[6]), cptr(c[7]),
+          c[0].size(0), n};
+}
+
+template <typename F>
+void rows(int64_t m, F f) {  // f(row begin, row end), rows in parallel as ATen's own loops would
+  at::parallel_for(0, m, 64, f);
+}
+
+// irfft (norm "backward": 1/N) and rfft (no normalisation) exactly as torch.fft calls them.
+Tensor irfft(const Tensor& s, int64_t n) { return at::_fft_c2r(s, {1}, 2, n); }
+Tensor rfft(const Tensor& q) { return at::_fft_r2c(q, {1}, 0, true); }
+
+// q = u * u, f = rfft(q): the spectrum the nonlinear term multiplies by g.
+Tensor square_rfft(const Tensor& u, Tensor& q) {
+  const double* pu = rptr(u);
+  double* pq = rptr(q);
+  int64_t total = u.numel();
+  for (int64_t k = 0; k < total; ++k) pq[k] = pu[k] * pu[k];
+  return rfft(q);
+}
+
+// The adjoint of N(v) = g * rfft(irfft(mask v)^2) at the saved u = irfft(mask v), applied to G:
+// torch's MulBackward (G * conj(g)), FftR2CBackward (zero-pad, inverse c2c, real part),
+// MulBackward of u*u (two equal terms summed), FftC2RBackward (r2c with 1/N, modes 1..N-K doubled)
+// and MulBackward of the mask.
+struct Work {  // buffers the adjoint reuses: the zero-padded spectrum and the grid gradient
+  Tensor full, gu;
+};
+
+Tensor nonlinear_adjoint(const Tensor& G, const Tensor& u, const Coef& c, Work& w) {
+  int64_t m = G.size(0), K = c.K, N = c.N;
+  Tensor& full = w.full;
+  {
+    C* pf = cptr(full);
+    const C* pg = cptr(G);
+    rows(m, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t j = 0; j < K; ++j) pf[r * N + j] = cmul(pg[r * K + j], {c.g[j].r, -c.g[j].i});
+        for (int64_t j = K; j < N; ++j) pf[r * N + j] = {0.0, 0.0};
+      }
+    });
+  }
+  Tensor z = at::_fft_c2c(full, {1}, 0, false);
+  Tensor& gu = w.gu;
+  {
+    const C* pz = cptr(z);
+    const double* pu = rptr(u);
+    double* pgu = rptr(gu);
+    rows(m, [&](int64_t r0, int64_t r1) {
+      for (int64_t k = r0 * N; k < r1 * N; ++k) {
+        double t = pz[k].r * pu[k];
+        pgu[k] = t + t;
+      }
+    });
+  }
+  Tensor gi = at::_fft_r2c(gu, {1}, 2, true);
+  {
+    C* p = cptr(gi);
+    int64_t doubled = N - K;
+    rows(m, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t j = 0; j < K; ++j) {
+          C x = p[r * K + j];
+          if (j >= 1 && j <= doubled) x = mulr(x, 2.0);
+          p[r * K + j] = mulr(x, c.mask[j]);
+        }
+    });
+  }
+  return gi;
+}
+
+// Forward: v0 (m, K) complex128 -> (v_steps, U) with U (steps, 4, m, N) the grid states the
+// nonlinear terms squared (saved for the adjoint; empty when save is false).
+std::tuple<Tensor, std::vector<Tensor>> ks_forward(const Tensor& v0, std::vector<Tensor> coefs, int64_t n, int64_t steps, bool save) {
+  TORCH_CHECK(v0.scalar_type() == at::kComplexDouble && v0.dim() == 2 && v0.device().is_cpu(),
+              "ks_forward: v0 must be a CPU complex128 tensor (m, K)");
+  Coef c = coef_of(coefs, n);
+  TORCH_CHECK(v0.size(1) == c.K, "ks_forward: v0 has ", v0.size(1), " modes, the coefficients ", c.K);
+  const int64_t m = v0.size(0), K = c.K;
+  Tensor v = v0.contiguous().clone();
+  std::vector<Tensor> U;
+  if (save) U.reserve(4 * steps);
+  Tensor q = at::empty({m, n}, v0.options().dtype(at::kDouble));
+  auto opts = v0.options();
+  Tensor s = at::empty({m, K}, opts), nv = at::empty({m, K}, opts), e2v = at::empty({m, K}, opts),
+         a = at::empty({m, K}, opts), na = at::empty({m, K}, opts);
+  C *pv = cptr(v), *ps = cptr(s), *pnv = cptr(nv), *pe2v = cptr(e2v), *pa = cptr(a), *pna = cptr(na);
+
+  auto stage = [&](int64_t step, int64_t k) {  // u = irfft(s) (saved), returns rfft(u^2)
+    Tensor u = irfft(s, n);
+    if (save) U.push_back(u);
+    return square_rfft(u, q);
+  };
+  auto each = [&](auto body) {
+    rows(m, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t j = 0; j < K; ++j) body(r * K + j, j);
+    });
+  };
+  each([&](int64_t x, int64_t j) { ps[x] = mulr(pv[x], c.mask[j]); });
+  for (int64_t step = 0; step < steps; ++step) {
+    Tensor f = stage(step, 0);
+    const C* pf = cptr(f);
+    each([&](int64_t x, int64_t j) {  // nv = N(v); a = E2 v + Q nv
+      pnv[x] = cmul(c.g[j], pf[x]);
+      pe2v[x] = rmul(c.E2[j], pv[x]);
+      pa[x] = add(pe2v[x], rmul(c.Q[j], pnv[x]));
+      ps[x] = mulr(pa[x], c.mask[j]);
+    });
+    f = stage(step, 1);
+    pf = cptr(f);
+    each([&](int64_t x, int64_t j) {  // na = N(a); b = E2 v + Q na
+      pna[x] = cmul(c.g[j], pf[x]);
+      ps[x] = mulr(add(pe2v[x], rmul(c.Q[j], pna[x])), c.mask[j]);
+    });
+    f = stage(step, 2);
+    pf = cptr(f);
+    each([&](int64_t x, int64_t j) {  // nb = N(b) (kept in e2v); c = E2 a + Q (2 nb - nv)
+      C nb = cmul(c.g[j], pf[x]);
+      pe2v[x] = nb;
+      C cc = add(rmul(c.E2[j], pa[x]), rmul(c.Q[j], sub(mulr(nb, 2.0), pnv[x])));
+      ps[x] = mulr(cc, c.mask[j]);
+    });
+    f = stage(step, 3);
+    pf = cptr(f);
+    each([&](int64_t x, int64_t j) {  // v <- E v + f1 nv + 2 f2 (na + nb) + f3 nc
+      C nc = cmul(c.g[j], pf[x]);
+      C o3 = add(rmul(c.E[j], pv[x]), rmul(c.f1[j], pnv[x]));
+      C o7 = add(o3, rmul(c.f2x2[j], add(pna[x], pe2v[x])));
+      pv[x] = add(o7, rmul(c.f3[j], nc));
+      ps[x] = mulr(pv[x], c.mask[j]);
+    });
+  }
+  return std::make_tuple(v, U);
+}
+
+// Adjoint: the gradient w.r.t. v0 of <G, v_steps> as autograd sums it (the order of every sum).
+Tensor ks_backward(const Tensor& G0, std::vector<Tensor> U, std::vector<Tensor> coefs, int64_t n, int64_t steps) {
+  Coef c = coef_of(coefs, n);
+  const int64_t m = G0.size(0), K = c.K;
+  TORCH_CHECK(G0.scalar_type() == at::kComplexDouble && G0.dim() == 2 && G0.size(1) == K, "ks_backward: bad gradient");
+  auto opts = G0.options();
+  Tensor G = G0.contiguous().clone();
+  Tensor go5 = at::empty({m, K}, opts), gnvo = at::empty({m, K}, opts), gve = at::empty({m, K}, opts),
+         t = at::empty({m, K}, opts), gap5 = at::empty({m, K}, opts);
+  Work w{at::empty({m, c.N}, opts), at::empty({m, c.N}, opts.dtype(at::kDouble))};
+  C *pG = cptr(G), *pgo5 = cptr(go5), *pgnvo = cptr(gnvo), *pgve = cptr(gve), *pt = cptr(t), *pgap5 = cptr(gap5);
+  auto each = [&](auto body) {
+    rows(m, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t j = 0; j < K; ++j) body(r * K + j, j);
+    });
+  };
+  for (int64_t step = steps - 1; step >= 0; --step) {
+    each([&](int64_t x, int64_t j) {
+      C g = pG[x];
+      pt[x] = mulr(g, c.f3[j]);       // d nc
+      pgo5[x] = mulr(g, c.f2x2[j]);   // d (na + nb)
+      pgnvo[x] = mulr(g, c.f1[j]);    // d nv, from the output
+      pgve[x] = mulr(g, c.E[j]);      // d v, from E v
+    });
+    Tensor gcc = nonlinear_adjoint(t, U[4 * step + 3], c, w);
+    const C* pgcc = cptr(gcc);
+    each([&](int64_t x, int64_t j) {
+      pgap5[x] = mulr(pgcc[x], c.E2[j]);  // d a, from E2 a
+      C gp7 = mulr(pgcc[x], c.Q[j]);
+      pgnvo[x] = add(pgnvo[x], neg(gp7));   // d nv: output term + (-gp7)
+      pt[x] = add(pgo5[x], mulr(gp7, 2.0));  // d nb
+    });
+    Tensor gb = nonlinear_adjoint(t, U[4 * step + 2], c, w);
+    const C* pgb = cptr(gb);
+    each([&](int64_t x, int64_t j) {
+      pgve[x] = add(pgve[x], mulr(pgb[x], c.E2[j]));  // d v: E term + E2 (from b)
+      pt[x] = add(pgo5[x], mulr(pgb[x], c.Q[j]));     // d na
+    });
+    Tensor ga = nonlinear_adjoint(t, U[4 * step + 1], c, w);
+    const C* pga = cptr(ga);
+    each([&](int64_t x, int64_t j) {
+      C gat = add(pgap5[x], pga[x]);                   // d a
+      pgve[x] = add(pgve[x], mulr(gat, c.E2[j]));      // + E2 (from a)
+      pt[x] = add(pgnvo[x], mulr(gat, c.Q[j]));        // d nv
+    });
+    Tensor gv = nonlinear_adjoint(t, U[4 * step + 0], c, w);
+    const C* pgv = cptr(gv);
+    each([&](int64_t x, int64_t j) { pG[x] = add(pgve[x], pgv[x]); });
+  }
+  return G;
+}
+
+}  // namespace
+TORCH_LIBRARY(invnet_spectral, m) {
+  m.def("ks_forward", &ks_forward);
+  m.def("ks_backward", &ks_backward);
+}
+"""
+
+
+def enabled() -> bool:
+    """Whether the kernels may be used (``INVNET_SPECTRAL_KERNELS`` not 0) on this CPU: the
+    bit-for-bit equality with torch's kernels was derived for its AVX2/AVX512 complex loops."""
+    if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+
+
+def _build_directory(name: str) -> Path:
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "torch_extensions")
+    return Path(root) / f"py{sys.version_info.major}{sys.version_info.minor}_cpu" / name
+
+
+def library_name() -> str:
+    """The library's name: changes with the source, the flags and the torch version."""
+    key = "\0".join([SOURCE, *CFLAGS, torch.__version__]).encode()
+    return "invnet_spectral_" + hashlib.sha256(key).hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def ops():
+    """``torch.ops.invnet_spectral`` with the compiled kernels, or None where they are off or cannot
+    be built (the eager code runs then)."""
+    if not enabled():
+        return None
+    name = library_name()
+    directory = _build_directory(name)
+    library = directory / f"{name}.so"
+    try:
+        if library.exists() and not (directory / "lock").exists():
+            torch.ops.load_library(str(library))
+        else:
+            from torch.utils.cpp_extension import load_inline
+
+            log.info("building the spectral kernels in %s (once per machine)", directory)
+            directory.mkdir(parents=True, exist_ok=True)
+            load_inline(name, cpp_sources=[SOURCE], extra_cflags=list(CFLAGS), build_directory=str(directory),
+                        is_python_module=False)
+        return torch.ops.invnet_spectral
+    except Exception as err:  # noqa: BLE001 - any build or load failure means: run the eager code
+        log.warning("spectral kernels unavailable (%s); running the eager torch code (same results, slower)",
+                    str(err).splitlines()[0] if str(err) else type(err).__name__)
+        return None
