@@ -118,10 +118,9 @@ class KSOperator:
 
     def integrate(self, v: torch.Tensor, steps: int, c: dict[str, torch.Tensor]) -> torch.Tensor:
         """``steps`` ETDRK4 steps from the spectra v (..., N/2+1): one fused call (forward and
-        adjoint, bit for bit the eager loop's numbers, :mod:`invnet.problems._spectral`) on the
-        CPU in float64, else the loop of :meth:`step`."""
-        kernels = _spectral.ops() if self.fusable and steps > 0 and v.dtype == torch.complex128 \
-            and v.device.type == "cpu" else None
+        adjoint, bit for bit the eager loop's numbers, :mod:`invnet.problems._spectral`) where
+        it applies (CPU, float64, one thread), else the loop of :meth:`step`."""
+        kernels = _spectral.applicable(v) if self.fusable and steps > 0 else None
         if kernels is None:
             for _ in range(steps):
                 v = self.step(v, c)
