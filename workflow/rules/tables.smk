@@ -8,6 +8,7 @@ rule make_table:
         paths.log_file("make_table"),
     wildcard_constraints:
         table=PLAN.table_constraint(),
+    priority: PLAN.priority_function("make_table")
     localrule: True
     conda:
         "../../envs/jobs.yaml"
