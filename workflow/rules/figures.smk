@@ -27,6 +27,8 @@ rule plot_experiment_figure:
         **report_figure(paths.figure_outputs(per_experiment=True), "{experiment}"),
     log:
         paths.log_file("plot_experiment_figure"),
+    benchmark:
+        paths.benchmark_file("plot_experiment_figure")
     wildcard_constraints:
         figure=PLAN.figure_constraint(per_experiment=True),
     priority: PLAN.priority_function("plot_experiment_figure")
@@ -47,6 +49,8 @@ rule plot_combined_figure:
         **report_figure(paths.figure_outputs(per_experiment=False)),
     log:
         paths.log_file("plot_combined_figure"),
+    benchmark:
+        paths.benchmark_file("plot_combined_figure")
     wildcard_constraints:
         figure=PLAN.figure_constraint(per_experiment=False),
     priority: PLAN.priority_function("plot_combined_figure")

@@ -25,6 +25,8 @@ rule study_table:
         csv=report(paths.STUDY_TABLE, category="Tables"),
     log:
         paths.log_file("study_table"),
+    benchmark:
+        paths.benchmark_file("study_table")
     wildcard_constraints:
         table=PLAN.study_table_constraint(),
     priority: PLAN.priority_function("study_table")

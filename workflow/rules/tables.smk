@@ -6,6 +6,8 @@ rule make_table:
         **report_table(paths.table_outputs()),
     log:
         paths.log_file("make_table"),
+    benchmark:
+        paths.benchmark_file("make_table")
     wildcard_constraints:
         table=PLAN.table_constraint(),
     priority: PLAN.priority_function("make_table")
