@@ -181,7 +181,7 @@ def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=
     import torch
     from threadpoolctl import threadpool_limits
 
-    from .devices import DTYPES, resolve_device, use_deterministic_algorithms
+    from .devices import DTYPES, defer_dynamo_import, resolve_device, use_deterministic_algorithms
     from .solvers import SolveProblem, build_solver, solve
 
     device = resolve_device(params["device"]) if device is None else device
@@ -189,6 +189,7 @@ def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     use_deterministic_algorithms()
+    defer_dynamo_import()
     problem = SolveProblem(
         family=family, train=train, test=test, seed=seed, init=init, dtype=DTYPES[params["dtype"]], device=device,
         history_points=int(params["history_points"]), progress=log.info if progress is None else progress,
