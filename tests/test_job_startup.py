@@ -1,5 +1,6 @@
 """Job start-up: a solve job that trains with a torch.optim optimizer (GD, JPO) runs without loading
-TorchDynamo (about 1.6 s of CPU per job otherwise, issue 20) and writes the same numbers as with it."""
+TorchDynamo (about 1.6 s of CPU per job otherwise, issue 20) or scipy.optimize (0.4 s; only the
+BFGS solvers need it) and writes the same numbers as with them."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ for job in json.load(sys.stdin):
     os.makedirs(os.path.dirname(job["outputs"]["run"]), exist_ok=True)
     run_job(job["rule"], job["params"], job["inputs"], job["outputs"])
 dynamo = sys.modules.get("torch._dynamo")
-print(json.dumps({"stand-in": type(dynamo).__name__, "dynamo_modules": sum(m.startswith("torch._dynamo") for m in sys.modules)}))
+print(json.dumps({"stand-in": type(dynamo).__name__, "dynamo_modules": sum(m.startswith("torch._dynamo") for m in sys.modules),
+                  "scipy.optimize": "scipy.optimize" in sys.modules}))
 """
 
 
@@ -36,5 +38,6 @@ def test_optimizer_jobs_run_without_torchdynamo_and_write_the_same_runs(tmp_path
     child = subprocess.run([sys.executable, "-c", CHILD], input=json.dumps(payload), capture_output=True, text=True,
                            cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"}, timeout=300)
     assert child.returncode == 0, child.stderr[-3000:]
-    assert json.loads(child.stdout.strip().splitlines()[-1]) == {"stand-in": "_DeferredDynamo", "dynamo_modules": 1}
+    assert json.loads(child.stdout.strip().splitlines()[-1]) == {
+        "stand-in": "_DeferredDynamo", "dynamo_modules": 1, "scipy.optimize": False}
     assert assert_same_artifacts(here, child_root, "runs/**/*.h5") == 2
