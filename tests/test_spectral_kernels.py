@@ -174,3 +174,24 @@ def test_fluid_grids_with_a_vector_tail_run_the_eager_code():
     """On 12² a problem has 12 x 7 = 84 modes, 4 of them in torch's scalar tail: not fused."""
     assert not fluid_operator(12, 2 * np.pi).fusable
     assert fluid_operator(32, 2 * np.pi).fusable and fluid_operator(16, 2 * np.pi).fusable
+
+
+def test_a_build_killed_midway_does_not_stall_later_jobs(kernels, tmp_path):
+    """A build killed while it held torch's build lock (a file) leaves that file behind; the next
+    job still loads the kernels instead of waiting for the dead build forever."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    name = _spectral.library_name()
+    built = _spectral._build_directory(name) / f"{name}.so"
+    target = tmp_path / f"py{sys.version_info.major}{sys.version_info.minor}_cpu" / name
+    target.mkdir(parents=True)
+    shutil.copy2(built, target / built.name)
+    (target / "lock").write_text("")  # what a killed torch build leaves
+    child = subprocess.run(
+        [sys.executable, "-c", "from invnet.problems import _spectral; print(_spectral.ops() is not None)"],
+        env={**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == "True"

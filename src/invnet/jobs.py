@@ -141,11 +141,11 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
         )
     device = resolve_device(params["device"])
     log.info("%s/%s n=%d seed=%d on %s: settings %s", experiment, solver, n, seed, device, params["settings"])
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = solve_problem_set(params, family, train, test, x_init, device)
-    wall = time.perf_counter() - t0
-    log.info("%s/%s n=%d seed=%d: done in %.2f s, mean loss %.4e, median %.4e", experiment, solver, n, seed, wall,
-             float(np.mean(result.loss)), float(np.median(result.loss)))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    log.info("%s/%s n=%d seed=%d: done in %.2f s (%.2f s CPU; %.2f s CPU before), mean loss %.4e, median %.4e",
+             experiment, solver, n, seed, wall, cpu, cpu0, float(np.mean(result.loss)), float(np.median(result.loss)))
     status = result.problem_status
     failed = {name: int((status == k).sum()) for k, name in STATUS_NAMES.items() if k != STATUS_OK}
     if sum(failed.values()):

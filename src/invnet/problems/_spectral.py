@@ -21,6 +21,7 @@ one warning in the job's log. ``INVNET_SPECTRAL_KERNELS=0`` turns the kernels of
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -560,19 +561,31 @@ def ops():
         return None
     name = library_name()
     directory = _build_directory(name)
-    library = directory / f"{name}.so"
     try:
-        if library.exists() and not (directory / "lock").exists():
-            torch.ops.load_library(str(library))
-        else:
-            from torch.utils.cpp_extension import load_inline
-
-            log.info("building the spectral kernels in %s (once per machine)", directory)
-            directory.mkdir(parents=True, exist_ok=True)
-            load_inline(name, cpp_sources=[SOURCE], extra_cflags=list(CFLAGS), build_directory=str(directory),
-                        is_python_module=False)
+        directory.mkdir(parents=True, exist_ok=True)
+        # One process at a time builds or loads; the kernel releases the lock if a process dies
+        # (torch's own build lock, a file, would outlive a killed build and stall every later job).
+        with open(directory / "invnet.flock", "w") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            _load_or_build(name, directory)
         return torch.ops.invnet_spectral
     except Exception as err:  # noqa: BLE001 - any build or load failure means: run the eager code
         log.warning("spectral kernels unavailable (%s); running the eager torch code (same results, slower)",
                     str(err).splitlines()[0] if str(err) else type(err).__name__)
         return None
+
+
+def _load_or_build(name: str, directory: Path) -> None:
+    library = directory / f"{name}.so"
+    if library.exists():
+        try:
+            torch.ops.load_library(str(library))
+            return
+        except OSError:  # a build killed while linking: build again
+            library.unlink()
+    from torch.utils.cpp_extension import load_inline
+
+    log.info("building the spectral kernels in %s (once per machine and source version)", directory)
+    (directory / "lock").unlink(missing_ok=True)  # left by a killed build; we hold the only lock
+    load_inline(name, cpp_sources=[SOURCE], extra_cflags=list(CFLAGS), build_directory=str(directory),
+                is_python_module=False)
