@@ -13,9 +13,9 @@ of its solve; its start-up is the rest. ``-X importtime`` shows which heavy pack
 
 ``--tree`` measures another checkout (its workflow and its src/), e.g. main before a change.
 
-Last line: ``floor_torch_s=<f> data_s=<d> bfgs_startup_s=<b> gd_startup_s=<g> figure_s=<p>
-figure_imports_torch=<yes|no>`` (medians; *_startup = job CPU - solve CPU; data and figure: the
-whole job, whose own work is milliseconds for the data job).
+Last line: ``floor_torch_s=<f> data_s=<d> bfgs_s=<b> bfgs_startup_s=<bs> gd_s=<g> gd_startup_s=<gs>
+figure_s=<p> figure_imports_torch=<yes|no>`` (medians of whole jobs; *_startup = job CPU - solve CPU,
+n/a for versions whose logs give no solve CPU; a data job's own work is milliseconds).
 """
 
 from __future__ import annotations
@@ -53,12 +53,10 @@ def job_of(script: Path) -> tuple[str, dict[str, str], str]:
     return smk.rule, dict(smk.wildcards.items()), smk.log[0]
 
 
-def solve_cpu(log: Path) -> float:
-    """The CPU seconds of the solve a job's log reports (its wall seconds where an older version
-    logs no CPU time: then the start-up is a lower bound)."""
-    text = log.read_text()
-    match = re.search(r"done in [\d.]+ s \(([\d.]+) s CPU", text) or re.search(r"done in ([\d.]+) s", text)
-    return float(match.group(1))
+def solve_cpu(log: Path) -> float | None:
+    """The CPU seconds of the solve a job's log reports (None where an older version logs none)."""
+    match = re.search(r"done in [\d.]+ s \(([\d.]+) s CPU", log.read_text())
+    return float(match.group(1)) if match else None
 
 
 HEAVY = ("torch", "torch._dynamo", "scipy.optimize", "h5py", "pandas", "matplotlib.pyplot", "seaborn", "snakemake")
@@ -106,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             for kind, (script, log) in kinds.items():
                 cpu = cpu_of([sys.executable, str(script)], work, env)
                 samples[kind].append(cpu)
-                if kind in startups:
-                    startups[kind].append(cpu - solve_cpu(work / log))
+                solve = solve_cpu(work / log) if kind in startups else None
+                if solve is not None:
+                    startups[kind].append(cpu - solve)
         med = {k: statistics.median(v) for k, v in samples.items()}
         print(f"CPU seconds per process, median of {args.repeats} (this machine, this sitting):")
         for kind, value in med.items():
-            extra = f"  start-up {statistics.median(startups[kind]):.2f} s (job - its solve)" if kind in startups else ""
+            extra = f"  start-up {statistics.median(startups[kind]):.2f} s (job - its solve)" if startups.get(kind) else ""
             print(f"  {kind:24s} {value:6.2f} s  ({value - med['torch']:+.2f} s vs import torch){extra}")
         print("heavy imports each job loads (cumulative import time of one run, wall s):")
         imports = {}
@@ -119,10 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             imports[kind] = heavy_imports(script, work, env)
             print(f"  {kind:24s} " + (", ".join(f"{p} {t:.2f}" for p, t in imports[kind].items()) or "none"))
     figure_torch = "torch" in imports.get("plot_experiment_figure", {})
-    print(f"floor_torch_s={med['torch']:.2f} data_s={med['generate_data']:.2f} "
-          f"bfgs_startup_s={statistics.median(startups['solve bfgs']):.2f} "
-          f"gd_startup_s={statistics.median(startups['solve gd']):.2f} figure_s={med['plot_experiment_figure']:.2f} "
-          f"figure_imports_torch={'yes' if figure_torch else 'no'}")
+    def startup(kind: str) -> str:
+        return f"{statistics.median(startups[kind]):.2f}" if startups.get(kind) else "n/a"
+
+    print(f"floor_torch_s={med['torch']:.2f} data_s={med['generate_data']:.2f} bfgs_s={med['solve bfgs']:.2f} "
+          f"bfgs_startup_s={startup('solve bfgs')} gd_s={med['solve gd']:.2f} gd_startup_s={startup('solve gd')} "
+          f"figure_s={med['plot_experiment_figure']:.2f} figure_imports_torch={'yes' if figure_torch else 'no'}")
     return 0
 
 

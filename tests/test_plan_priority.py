@@ -70,11 +70,12 @@ def makespan(plan, jobs, cores: int, first) -> float:
     ready = [(first(j), i, j) for i, j in enumerate(jobs) if not waiting[j.key]]
     heapq.heapify(ready)
     running: list = []
-    now, order = 0.0, len(jobs)
+    now, order, started = 0.0, len(jobs), 0
     while ready or running:
         while ready and len(running) < cores:
             _, _, job = heapq.heappop(ready)
-            heapq.heappush(running, (now + plan.expected_seconds(job), id(job), job))
+            started += 1
+            heapq.heappush(running, (now + plan.expected_seconds(job), started, job))
         now, _, done = heapq.heappop(running)
         for reader in readers.get(done.key, []):
             waiting[reader.key].discard(done.key)
