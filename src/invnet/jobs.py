@@ -152,11 +152,11 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
         )
     device = resolve_device(params["device"])
     log.info("%s/%s n=%d seed=%d on %s: settings %s", experiment, solver, n, seed, device, params["settings"])
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = solve_problem_set(params, family, train, test, x_init, device)
-    wall = time.perf_counter() - t0
-    log.info("%s/%s n=%d seed=%d: done in %.2f s, mean loss %.4e, median %.4e", experiment, solver, n, seed, wall,
-             float(np.mean(result.loss)), float(np.median(result.loss)))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    log.info("%s/%s n=%d seed=%d: done in %.2f s (%.2f s CPU; %.2f s CPU before), mean loss %.4e, median %.4e",
+             experiment, solver, n, seed, wall, cpu, cpu0, float(np.mean(result.loss)), float(np.median(result.loss)))
     status = result.problem_status
     failed = {name: int((status == k).sum()) for k, name in STATUS_NAMES.items() if k != STATUS_OK}
     if sum(failed.values()):
@@ -195,7 +195,7 @@ def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=
     import torch
     from threadpoolctl import threadpool_limits
 
-    from .devices import DTYPES, resolve_device, use_deterministic_algorithms
+    from .devices import DTYPES, defer_dynamo_import, resolve_device, use_deterministic_algorithms
     from .solvers import SolveProblem, build_solver, solve
 
     device = resolve_device(params["device"]) if device is None else device
@@ -203,6 +203,7 @@ def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     use_deterministic_algorithms()
+    defer_dynamo_import()
     problem = SolveProblem(
         family=family, train=train, test=test, seed=seed, init=init, dtype=DTYPES[params["dtype"]], device=device,
         history_points=int(params["history_points"]), progress=log.info if progress is None else progress,

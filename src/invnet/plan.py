@@ -39,7 +39,7 @@ from .errors import ArtifactError
 from .fingerprint import code_fingerprint
 from .figures import FigureSpec, figures
 from .problems import family_class, make_family
-from .resources import MAX_RUNTIME_MIN, Requests, on_attempt
+from .resources import MAX_RUNTIME_MIN, SMALL_JOB_S, Requests, on_attempt
 from .solver_info import SolverSet
 from .solvers import ResolvedSolver, resolve_solvers
 from .studies import StudySpec, studies
@@ -380,6 +380,40 @@ class Plan:
 
     def threads(self, rule: str) -> int:
         return int(self.config["threads"]) if rule in ("solve", "solve_test") else 1
+
+    def priority_function(self, rule: str) -> Callable[[Any], int]:
+        """For ``priority: ...``: the job's :attr:`priorities` entry (Snakemake starts the ready
+        job of highest priority first)."""
+        return lambda wildcards: self.priorities[_key(rule, wildcards)]
+
+    # ------------------------------------------------------------------ scheduling
+    def expected_seconds(self, job: Job) -> float:
+        """A job's expected wall seconds on one core (data and solve jobs: the measured
+        benchmarks of ``workflow/resources.yaml``, scaled, else their cost class; others: a few
+        seconds)."""
+        if job.rule not in ("generate_data", "solve"):
+            return SMALL_JOB_S
+        exp, solver = self.experiments[job.wildcards["experiment"]], job.wildcards.get("solver")
+        settings = exp.resolved[solver].settings if solver is not None else None
+        cost = exp.family_cost * (1.0 if solver is None else exp.resolved[solver].cost)
+        return self.requests.expected_seconds(job.rule, exp.name, exp.family, int(job.wildcards["n"]), solver,
+                                              settings, cost)
+
+    @cached_property
+    def priorities(self) -> dict[tuple[str, tuple[str, ...]], int]:
+        """Each job's priority: the expected seconds of the longest chain of jobs it starts (itself
+        and, transitively, the jobs that read what it writes), so that the longest jobs and the
+        data sets they need start first and two cores are not left with one long job at the end
+        (critical-path list scheduling)."""
+        consumers: dict[str, list[Job]] = {}
+        for job in self._jobs.values():
+            for path in job.input_files:
+                consumers.setdefault(path, []).append(job)
+        rank: dict[tuple[str, tuple[str, ...]], float] = {}
+        for job in reversed(self.ordered(self.jobs)):  # every reader before the job it reads from
+            after = [rank[c.key] for path in job.output_files for c in consumers.get(path, [])]
+            rank[job.key] = self.expected_seconds(job) + max(after, default=0.0)
+        return {key: int(round(value)) for key, value in rank.items()}
 
     def wildcard_constraints(self) -> dict[str, str]:
         """The values each wildcard can take in this config (so that paths match one rule)."""

@@ -20,6 +20,7 @@ MEM_MARGIN = 1.5  # requested memory = 1.5 x measured peak RSS + 500 MB
 MEM_FLOOR_MB = 500
 DEFAULT_MEM_MB = 2000  # not measured
 MAX_RUNTIME_MIN = 24 * 60
+SMALL_JOB_S = 5.0  # expected seconds of a job nothing was measured for (aggregate, figure, table)
 BUDGET_KEYS = ("steps", "starts")  # iteration budgets a measured run is scaled by
 
 
@@ -69,6 +70,19 @@ class Requests:
         runtime = STARTUP_MIN + math.ceil(RUNTIME_MARGIN * seconds / 60)
         mem = 100 * math.ceil((MEM_MARGIN * rss + MEM_FLOOR_MB) / 100)
         return min(runtime, MAX_RUNTIME_MIN), mem
+
+
+    def expected_seconds(
+        self, rule: str, experiment: str, family: str, n: int, solver: str | None = None,
+        settings: Mapping[str, Any] | None = None, cost: float = 1.0,
+    ) -> float:
+        """Expected wall seconds of one job on one core, for ordering jobs (longest first): the
+        measured estimate, else the cost-class request without its margin."""
+        estimate = self.estimate(rule, experiment, family, n, solver, settings)
+        if estimate is not None:
+            return estimate[0]
+        runtime, _ = self.request(rule, experiment, family, n, solver, settings, cost)
+        return 60.0 * runtime / RUNTIME_MARGIN
 
 
 def on_attempt(first: int, attempt: int, cap: int | None = None) -> int:

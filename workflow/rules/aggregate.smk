@@ -8,6 +8,7 @@ rule aggregate:
         paths.log_file("aggregate"),
     benchmark:
         paths.benchmark_file("aggregate")
+    priority: PLAN.priority_function("aggregate")
     conda:
         "../../envs/jobs.yaml"
     resources:

@@ -6,6 +6,7 @@ rule generate_data:
         paths.log_file("generate_data"),
     benchmark:
         paths.benchmark_file("generate_data")
+    priority: PLAN.priority_function("generate_data")
     conda:
         "../../envs/jobs.yaml"
     resources:

@@ -8,6 +8,7 @@ rule figure_panels:
         paths.log_file("figure_panels"),
     benchmark:
         paths.benchmark_file("figure_panels")
+    priority: PLAN.priority_function("figure_panels")
     conda:
         "../../envs/jobs.yaml"
     resources:
@@ -26,8 +27,11 @@ rule plot_experiment_figure:
         **report_figure(paths.figure_outputs(per_experiment=True)),
     log:
         paths.log_file("plot_experiment_figure"),
+    benchmark:
+        paths.benchmark_file("plot_experiment_figure")
     wildcard_constraints:
         figure=PLAN.figure_constraint(per_experiment=True),
+    priority: PLAN.priority_function("plot_experiment_figure")
     localrule: True
     conda:
         "../../envs/jobs.yaml"
@@ -45,8 +49,11 @@ rule plot_combined_figure:
         **report_figure(paths.figure_outputs(per_experiment=False)),
     log:
         paths.log_file("plot_combined_figure"),
+    benchmark:
+        paths.benchmark_file("plot_combined_figure")
     wildcard_constraints:
         figure=PLAN.figure_constraint(per_experiment=False),
+    priority: PLAN.priority_function("plot_combined_figure")
     localrule: True
     conda:
         "../../envs/jobs.yaml"

@@ -8,6 +8,7 @@ rule solve:
         paths.log_file("solve"),
     benchmark:
         paths.benchmark_file("solve")
+    priority: PLAN.priority_function("solve")
     conda:
         "../../envs/jobs.yaml"
     threads: PLAN.threads("solve")

@@ -6,6 +6,7 @@ rule study_chunk:
         paths.log_file("study_chunk"),
     benchmark:
         paths.benchmark_file("study_chunk")
+    priority: PLAN.priority_function("study_chunk")
     conda:
         "../../envs/jobs.yaml"
     resources:
@@ -24,8 +25,11 @@ rule study_table:
         **report_table({"csv": paths.STUDY_TABLE}, "csv"),
     log:
         paths.log_file("study_table"),
+    benchmark:
+        paths.benchmark_file("study_table")
     wildcard_constraints:
         table=PLAN.study_table_constraint(),
+    priority: PLAN.priority_function("study_table")
     localrule: True
     conda:
         "../../envs/jobs.yaml"

@@ -6,8 +6,11 @@ rule make_table:
         **report_table(paths.table_outputs()),
     log:
         paths.log_file("make_table"),
+    benchmark:
+        paths.benchmark_file("make_table")
     wildcard_constraints:
         table=PLAN.table_constraint(),
+    priority: PLAN.priority_function("make_table")
     localrule: True
     conda:
         "../../envs/jobs.yaml"

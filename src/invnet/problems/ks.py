@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from . import _spectral
 from .base import ParamSpec, ProblemFamily, ProblemSet
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
@@ -81,6 +82,10 @@ class KSOperator:
         # N(v) = g * rfft((irfft(mask v))^2) with g = -i k/2 * mask
         self.g = torch.as_tensor(-0.5j * k * mask, dtype=torch.complex128)
         self._cache: dict[tuple[torch.device, torch.dtype], dict[str, torch.Tensor]] = {}
+        # The fused kernel reproduces torch's vectorised complex products; torch computes the last
+        # K mod 8 (AVX512) or K mod 4 (AVX2) modes of a row with a scalar loop that rounds
+        # differently, which is harmless only where those modes are removed by the mask.
+        self.fusable = bool(dealias) and not mask[len(j) - len(j) % 8:].any()
 
     def on(self, device: torch.device | str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
         """The coefficients on ``device`` in real ``dtype`` (g in its complex counterpart)."""
@@ -91,6 +96,7 @@ class KSOperator:
                 n: getattr(self, n).to(device=device, dtype=dtype)
                 for n in ("E", "E2", "Q", "f1", "f2", "f3", "mask")
             }
+            real["f2x2"] = 2 * real["f2"]  # the step's `2 * c["f2"]`, formed once
             self._cache[key] = {**real, "g": self.g.to(device=device, dtype=cdt)}
         return self._cache[key]
 
@@ -109,6 +115,40 @@ class KSOperator:
         cc = c["E2"] * a + c["Q"] * (2 * nb - nv)
         nc = self.nonlinear(cc, c)
         return c["E"] * v + c["f1"] * nv + 2 * c["f2"] * (na + nb) + c["f3"] * nc
+
+    def integrate(self, v: torch.Tensor, steps: int, c: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``steps`` ETDRK4 steps from the spectra v (..., N/2+1): one fused call (forward and
+        adjoint, bit for bit the eager loop's numbers, :mod:`invnet.problems._spectral`) where
+        it applies (CPU, float64, one thread), else the loop of :meth:`step`."""
+        kernels = _spectral.applicable(v) if self.fusable and steps > 0 else None
+        if kernels is None:
+            for _ in range(steps):
+                v = self.step(v, c)
+            return v
+        coefs = [c[name] for name in ("E", "E2", "Q", "f1", "f2x2", "f3", "mask", "g")]
+        args = (kernels, coefs, self.n_grid, steps, torch.is_grad_enabled() and v.requires_grad)
+        if v.dim() == 2:
+            return _FusedSteps.apply(v, *args)
+        return _FusedSteps.apply(v.reshape(-1, v.shape[-1]), *args).reshape(v.shape)
+
+
+class _FusedSteps(torch.autograd.Function):
+    """The fused ETDRK4 loop as one autograd node: its forward keeps the grid states the adjoint
+    needs (4 per step; ``save``: only when a gradient will be asked for), its backward is the
+    adjoint kernel (no double backward)."""
+
+    @staticmethod
+    def forward(ctx, v, kernels, coefs, n_grid, steps, save):
+        out, states = kernels.ks_forward(v.resolve_conj().resolve_neg(), coefs, n_grid, steps, save)
+        if save:
+            ctx.kernels, ctx.coefs, ctx.n_grid, ctx.steps, ctx.states = kernels, coefs, n_grid, steps, states
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        g = ctx.kernels.ks_backward(grad.resolve_conj().resolve_neg(), ctx.states, ctx.coefs, ctx.n_grid, ctx.steps)
+        return g, None, None, None, None, None
 
 
 @lru_cache(maxsize=32)
@@ -162,9 +202,7 @@ def ks_etdrk4(
     n = u0.shape[-1]
     op = ks_operator(n, float(length), float(dt), contour_points, dealias)
     c = op.on(u0.device, u0.dtype)
-    v = torch.fft.rfft(u0)
-    for _ in range(steps):
-        v = op.step(v, c)
+    v = op.integrate(torch.fft.rfft(u0), steps, c)
     return torch.fft.irfft(v, n=n)
 
 

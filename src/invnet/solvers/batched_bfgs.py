@@ -31,7 +31,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.optimize._linesearch import LineSearchWarning, line_search_wolfe2
 
 FunAndGrad = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 RoundCallback = Callable[[int, torch.Tensor], None]
@@ -581,6 +580,9 @@ class _ScalarProblem:
 def _fallback(batch: _Batch, idx: torch.Tensor, fun_and_grad: FunAndGrad, opt: _Options) -> None:
     """``_line_search_wolfe12``'s second try for problems whose DCSRCH failed: SciPy's
     ``line_search_wolfe2``, one problem at a time; failures end with status 2 (``_LineSearchError``)."""
+    # imported here: scipy.optimize costs a job 0.4 s of CPU, and most solvers never get here
+    from scipy.optimize._linesearch import LineSearchWarning, line_search_wolfe2
+
     while idx.numel():
         rows = batch.gather(idx)
         c = rows.c

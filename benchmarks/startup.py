@@ -1,0 +1,131 @@
+"""Per-job start-up on this machine, next to its floor (``python -c "import torch"``), measured side
+by side: a data job, a BFGS solve, a GD solve (torch.optim), an aggregate and a figure job, each run
+through the job entry point exactly as Snakemake runs it (its generated script: Snakemake's preamble,
+then workflow/scripts/job.py).
+
+How: in a temporary copy of the workflow, Snakemake runs the smoke preset's billiards scatter figure
+(a data set, BFGS, GD and JPO solves, the aggregate and the figure) with ``--skip-script-cleanup``;
+then each kept job script is run again ``--repeats`` times, alternating with the floor commands,
+and the CPU (user + sys) of each process is taken from ``getrusage``. A solve job's log gives the CPU
+of its solve; its start-up is the rest. ``-X importtime`` shows which heavy packages each job loads.
+
+    python benchmarks/startup.py [--repeats 5] [--tree PATH]
+
+``--tree`` measures another checkout (its workflow and its src/), e.g. main before a change.
+
+Last line: ``floor_torch_s=<f> data_s=<d> bfgs_s=<b> bfgs_startup_s=<bs> gd_s=<g> gd_startup_s=<gs>
+figure_s=<p> figure_imports_torch=<yes|no>`` (medians of whole jobs; *_startup = job CPU - solve CPU,
+n/a for versions whose logs give no solve CPU; a data job's own work is milliseconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import pickle
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET = "results/figures/billiards/scatter.png"
+FLOORS = {"python": ["-c", "pass"], "torch": ["-c", "import torch"]}
+PICKLE = re.compile(r"snakemake = pickle\.loads\((b['\"].*?['\"])\);")
+
+
+def cpu_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def job_of(script: Path) -> tuple[str, dict[str, str], str]:
+    """(rule, wildcards, log file) of a kept Snakemake job script."""
+    match = PICKLE.search(script.read_text())
+    smk = pickle.loads(ast.literal_eval(match.group(1)))
+    return smk.rule, dict(smk.wildcards.items()), smk.log[0]
+
+
+def solve_cpu(log: Path) -> float | None:
+    """The CPU seconds of the solve a job's log reports (None where an older version logs none)."""
+    match = re.search(r"done in [\d.]+ s \(([\d.]+) s CPU", log.read_text())
+    return float(match.group(1)) if match else None
+
+
+HEAVY = ("torch", "torch._dynamo", "scipy.optimize", "h5py", "pandas", "matplotlib.pyplot", "seaborn", "snakemake")
+
+
+def heavy_imports(script: Path, cwd: Path, env: dict[str, str]) -> dict[str, float]:
+    """Which heavy packages a job loads, each with its cumulative import time (``-X importtime``,
+    wall seconds of one run: inflated on a loaded machine, but zero means not imported)."""
+    run = subprocess.run([sys.executable, "-X", "importtime", str(script)], cwd=cwd, env=env, capture_output=True,
+                         text=True, check=True)
+    found: dict[str, float] = {}
+    for line in run.stderr.splitlines():
+        if line.startswith("import time:") and "cumulative" not in line:
+            _, cumulative, name = line.split(":", 1)[1].split("|")
+            if name.strip() in HEAVY:
+                found[name.strip()] = int(cumulative) / 1e6
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--tree", type=Path, default=REPO, help="the checkout to measure (workflow and src/)")
+    args = ap.parse_args(argv)
+    tree = args.tree.resolve()
+    env = dict(os.environ, PYTHONPATH=str(tree / "src"), MPLBACKEND="Agg")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
+            src = tree / name
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
+        subprocess.run([sys.executable, "-m", "snakemake", TARGET, "--cores", "1", "--configfile", "config/smoke.yaml",
+                        "--skip-script-cleanup", "-q"], cwd=work, env=env, check=True, capture_output=True)
+        kinds: dict[str, tuple[Path, str]] = {}
+        for script in sorted((work / ".snakemake" / "scripts").glob("*.py")):
+            rule, wildcards, log = job_of(script)
+            kind = f"solve {wildcards['solver']}" if rule == "solve" else rule
+            if kind in ("generate_data", "solve bfgs", "solve gd", "aggregate", "plot_experiment_figure"):
+                kinds[kind] = (script, log)
+        samples: dict[str, list[float]] = {k: [] for k in [*FLOORS, *kinds]}
+        startups: dict[str, list[float]] = {k: [] for k in kinds if k.startswith("solve")}
+        for _ in range(args.repeats):
+            for floor, cmd in FLOORS.items():
+                samples[floor].append(cpu_of([sys.executable, *cmd], work, env))
+            for kind, (script, log) in kinds.items():
+                cpu = cpu_of([sys.executable, str(script)], work, env)
+                samples[kind].append(cpu)
+                solve = solve_cpu(work / log) if kind in startups else None
+                if solve is not None:
+                    startups[kind].append(cpu - solve)
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        print(f"CPU seconds per process, median of {args.repeats} (this machine, this sitting):")
+        for kind, value in med.items():
+            extra = f"  start-up {statistics.median(startups[kind]):.2f} s (job - its solve)" if startups.get(kind) else ""
+            print(f"  {kind:24s} {value:6.2f} s  ({value - med['torch']:+.2f} s vs import torch){extra}")
+        print("heavy imports each job loads (cumulative import time of one run, wall s):")
+        imports = {}
+        for kind, (script, _) in kinds.items():
+            imports[kind] = heavy_imports(script, work, env)
+            print(f"  {kind:24s} " + (", ".join(f"{p} {t:.2f}" for p, t in imports[kind].items()) or "none"))
+    figure_torch = "torch" in imports.get("plot_experiment_figure", {})
+    def startup(kind: str) -> str:
+        return f"{statistics.median(startups[kind]):.2f}" if startups.get(kind) else "n/a"
+
+    print(f"floor_torch_s={med['torch']:.2f} data_s={med['generate_data']:.2f} bfgs_s={med['solve bfgs']:.2f} "
+          f"bfgs_startup_s={startup('solve bfgs')} gd_s={med['solve gd']:.2f} gd_startup_s={startup('solve gd')} "
+          f"figure_s={med['plot_experiment_figure']:.2f} figure_imports_torch={'yes' if figure_torch else 'no'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
