@@ -13,6 +13,7 @@ import yaml
 from helpers import REPO, plan_of, set_key, smoke_config
 from invnet import paths
 from invnet.figures import figures
+from invnet.sweeps import SWEEP_TABLES
 from invnet.tables import tables
 
 
@@ -70,6 +71,8 @@ def test_figures_draw_the_experiments_they_apply_to(smoke_plan):
             assert drawn == []
             continue
         matching = [e for e, b in blocks.items() if spec.applies_to(smoke_plan.experiments[e].family)]
+        if set(spec.reads) & set(SWEEP_TABLES):  # drawn from sweeps: only where an experiment has them
+            matching = [e for e in matching if any(s["experiment"] == e for s in smoke_config().get("sweeps", {}).values())]
         expected = matching if spec.per_experiment or spec.max_experiments is None else matching[: spec.max_experiments]
         assert drawn == expected, name
         panels = [j for j in smoke_plan.rule_jobs("figure_panels") if j.wildcards["figure"] == name]
@@ -91,7 +94,7 @@ def test_named_targets_list_their_files_and_the_artifacts_behind_them(smoke_plan
 
 
 def test_every_shipped_preset_builds_a_plan():
-    for preset in ("config.yaml", "smoke.yaml", "paper.yaml"):
+    for preset in ("config.yaml", "smoke.yaml", "paper.yaml", "robustness.yaml"):
         plan = plan_of(yaml.safe_load((REPO / "config" / preset).read_text()))
         made = {p for j in plan.jobs for p in j.output_files}
         assert {p for j in plan.jobs for p in j.input_files} <= made, preset
@@ -137,9 +140,9 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
 # solver change. Per-experiment figures: scatter, beat_fraction and budget for all four,
 # trajectories for billiards, ks_roughness for ks.
 CODE_CHANGES = {
-    "problems/wavepacket.py": {
+    "problems/wavepacket.py": {  # and the wave packet's sweeps (the sweep job and its claim map)
         "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table": 2,
+        "plot_experiment_figure": 4, "make_table": 2, "sweep": 1,
     },
     "problems/billiards.py": {
         "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
@@ -159,7 +162,7 @@ CODE_CHANGES = {
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
         "solve": 23, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 14, "make_table": 2,
+        "plot_experiment_figure": 15, "make_table": 2, "sweep": 1,
     },
     "figures/scatter.py": {"plot_experiment_figure": 4},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1},
@@ -172,15 +175,18 @@ CODE_CHANGES = {
     "figures/roles.py": {"figure_panels": 4, "plot_combined_figure": 3, "plot_experiment_figure": 1},  # fig3, 5, fluid, trajectories
     "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1},  # fig5, fluid, ks_roughness
     # what tables and figures know about solvers: no solve job (it changes no number of a run)
-    "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 14, "plot_combined_figure": 6,
-                       "make_table": 2},
+    "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 15, "plot_combined_figure": 6,
+                       "make_table": 2, "sweep": 1},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1},
     "tables/table2.py": {"make_table": 1},
     "tables/table4.py": {"make_table": 1},
     # every aggregate, and what reads them; not the figures drawn from panels or studies alone
     # (trajectories, ks_roughness, fig1, fig2), whose panel steps need no analysis
-    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 12, "plot_combined_figure": 4,
-                    "make_table": 2},
+    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 13, "plot_combined_figure": 4,
+                    "make_table": 2, "sweep": 1},
+    # the robustness sweeps: the sweep job of the wave packet and its claim map
+    "sweep_frame.py": {"sweep": 1, "plot_experiment_figure": 1},
+    "figures/claim_map.py": {"plot_experiment_figure": 1},
 }
 
 

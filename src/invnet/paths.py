@@ -5,6 +5,7 @@ job plan, the job entry point and the tests all read it from here (never write a
     results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5     one solver run (run artifacts)
     results/aggregate/{experiment}/{table}.csv                tidy frames (outcomes, ...)
     results/aggregate/{experiment}/panels/{figure}.h5         a figure's panel data
+    results/aggregate/{experiment}/sweep{,_summary}.csv       the robustness sweeps of an experiment
     results/figures/{figure}.{pdf,png}                        figures over several experiments
     results/figures/{experiment}/{figure}.{pdf,png}           figures of one experiment
     results/tables/{table}.{csv,tex,md}                       tables (plug-ins)
@@ -41,6 +42,7 @@ RULE_WILDCARDS = {
     "make_table": ("table",),
     "study_chunk": ("study", "part", "chunk"),
     "study_table": ("table",),
+    "sweep": ("experiment",),
 }
 _PREFIX = {"experiment": "", "solver": "", "n": "n", "seed": "seed", "figure": "", "table": "",
            "study": "", "part": "", "chunk": "chunk"}
