@@ -7,8 +7,8 @@ reads every ``results/aggregate/*/sweep_summary.csv`` (the sweep jobs' frames) a
 each FILE, the block between ``<!-- claims:begin -->`` and ``<!-- claims:end -->`` with, per
 experiment: a table per sweep (swept value; the primary method's beat fraction against the
 baseline and against the matched multi-start, mean ± std over seeds and pooled with its 95 %
-interval; the verdict; evaluations per problem of each side; the step and whether its loss had
-flattened) and the readings: where the claim holds, where it fails, where it is undecided, and
+interval; the verdict; evaluations per problem and mean loss (mean over seeds of each run's mean
+over its finite losses) of each side; the step and whether its loss had flattened) and the readings: where the claim holds, where it fails, where it is undecided, and
 where the result depends on the budget (the verdict changes with training length; the primary
 method's loss had not flattened; the multi-start could not match its evaluations). A file without
 the markers is an error naming it.
@@ -42,6 +42,12 @@ def _evaluations(value: float) -> str:
     return f"{value:,.0f}" if np.isfinite(value) else "–"
 
 
+def _loss(row: pd.Series | None, key: str) -> str:
+    if row is None or key not in row or not np.isfinite(row[key]):
+        return "–"
+    return f"{row[key]:.3g}"
+
+
 def sweep_table(summ: pd.DataFrame, labels: dict[str, str]) -> list[str]:
     """The Markdown table of one sweep (rows: its values)."""
     method, over = summ["method"].iloc[0], summ["over"].iloc[0]
@@ -60,8 +66,8 @@ def sweep_table(summ: pd.DataFrame, labels: dict[str, str]) -> list[str]:
     head = "".join(f" {h} |" for h, _ in extra)
     lines = [
         f"| {over} |{head} {m} beats {b} | verdict | {m} beats {c} (matched) | verdict | "
-        f"evaluations / problem: {m}, {b}, {c} (starts) | {m} step (loss flat) |",
-        "|---|" + "---|" * len(extra) + "---|---|---|---|---|---|",
+        f"evaluations / problem: {m}, {b}, {c} (starts) | mean loss: {m}, {b}, {c} | {m} step (loss flat) |",
+        "|---|" + "---|" * len(extra) + "---|---|---|---|---|---|---|",
     ]
     for value in sorted(set(base.index) | set(multi.index)):
         rb = base.loc[value] if value in base.index else None
@@ -81,7 +87,8 @@ def sweep_table(summ: pd.DataFrame, labels: dict[str, str]) -> list[str]:
             f"{rm['verdict'] if rm is not None else '–'} | {_evaluations(any_row['evaluations_method_mean'])}, "
             f"{_evaluations(rb['evaluations_classical_mean']) if rb is not None else '–'}, "
             f"{_evaluations(rm['evaluations_classical_mean']) if rm is not None else '–'}{starts}{unmatched} | "
-            f"{steps} ({flat_text}) |"
+            f"{_loss(any_row, 'mean_loss_method_mean')}, {_loss(rb, 'mean_loss_classical_mean')}, "
+            f"{_loss(rm, 'mean_loss_classical_mean')} | {steps} ({flat_text}) |"
         )
     return lines
 
@@ -110,7 +117,8 @@ def readings(summ: pd.DataFrame, labels: dict[str, str]) -> list[str]:
     unmatched = summ.loc[(summ["against"] == "multistart") & (summ["matched_min"] < 1), "value"]
     if len(unmatched):
         out.append(f"  ⚠ At {over} = {_fmt_values(sorted(unmatched))} the multi-start's starts could not reach {m}'s "
-                   "evaluations on every problem (it spent less: a win of the multi-start there is robust, a loss is not).")
+                   f"evaluations on every problem (it spent less: where it still beats {m} that is robust; where {m} beats it, "
+                   "that may be a budget artefact).")
     return out
 
 

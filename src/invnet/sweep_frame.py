@@ -194,7 +194,8 @@ def summarize_sweeps(frame: pd.DataFrame) -> pd.DataFrame:
         row["points"] = ",".join(dict.fromkeys(grp["point"]))
         row["n"] = int(grp["n"].iloc[0])
         row["n_seeds"] = int(grp["seed"].nunique())
-        for q in (*OUTCOMES, "evaluations_method", "evaluations_classical", "starts", "step"):
+        for q in (*OUTCOMES, "evaluations_method", "evaluations_classical", "starts", "step", "mean_loss_method",
+                  "mean_loss_classical"):
             v = grp[q].to_numpy(dtype=np.float64)
             v = v[np.isfinite(v)]
             row[f"{q}_mean"] = float(v.mean()) if v.size else float("nan")

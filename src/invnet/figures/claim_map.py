@@ -45,6 +45,18 @@ def _x_scale(ax, values: list[float]) -> None:
     ax.set_xticklabels([f"{v:g}" for v in values])
 
 
+def _plain_log_y(ax) -> None:
+    """Log y axis labelled with plain numbers (10, 100, 1,000; also 20, 50 over < 2 decades)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    few = lo > 0 and hi / lo < 100  # under two decades: 1, 2, 5 of each decade
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if few else (1.0,)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _roughness_axis(ax, x, own: pd.DataFrame) -> None:
     """A top axis naming the local minima along the first unknown at each swept value."""
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
@@ -102,7 +114,11 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
             classical = grp["classical"].iloc[0]
             style = solver_style(solvers, classical)
             x = grp["value"].to_numpy(dtype=float)
-            ax.fill_between(x, grp["beat_ci_low"], grp["beat_ci_high"], color=style["color"], alpha=0.18, lw=0)
+            if against == "baseline":
+                ax.fill_between(x, grp["beat_ci_low"], grp["beat_ci_high"], color=style["color"], alpha=0.15, lw=0)
+            else:  # hatched, so that the two intervals stay apart where they overlap
+                ax.fill_between(x, grp["beat_ci_low"], grp["beat_ci_high"], facecolor="none", hatch="////",
+                                edgecolor=(*style["color"], 0.45), lw=0)
             ax.plot(x, grp["beat_pooled"], color=style["color"], ls="-" if against == "baseline" else "--")
             _verdict_markers(ax, x, grp["beat_pooled"], grp["verdict"], style["color"], style["marker"])
             seeds = rows[(rows["sweep"] == sweep) & (rows["against"] == against)]
@@ -118,7 +134,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
                       mfc=m_style["color"] if flat == 1 else "white", zorder=4)
         ax.axhline(0.5, color="0.5", lw=0.6, ls=":")
         ax.set_ylim(-0.03, 1.03)
-        ax_e.set_yscale("log")
+        _plain_log_y(ax_e)
         _x_scale(ax_e, list(x))
         if "minima_median" in own and own["minima_median"].notna().all():  # the roughness at each value
             _roughness_axis(ax, x, own)
@@ -139,6 +155,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
                 Line2D([], [], color="0.3", marker="o", mfc="white", ls="none", label="not significant"),
                 Line2D([], [], color="black", marker="x", ls="none", label="significantly fewer"),
                 Patch(color="0.7", alpha=0.5, label="95 % Wilson interval (pooled seeds)"),
+                Patch(facecolor="none", hatch="////", edgecolor="0.5", label="95 % interval, matched multi-start"),
                 Line2D([], [], color=m_style["color"], marker=m_style["marker"], label=f"{m_style['label']} evaluations "
                        "(open: loss not yet flat)")]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=6)
