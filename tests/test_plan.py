@@ -173,7 +173,8 @@ CODE_CHANGES = {
     "figures/fig_fluid.py": {"figure_panels": 1, "plot_combined_figure": 1},
     # helper modules: only the figures that import them
     "figures/roles.py": {"figure_panels": 4, "plot_combined_figure": 3, "plot_experiment_figure": 1},  # fig3, 5, fluid, trajectories
-    "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1},  # fig5, fluid, ks_roughness
+    # fig5, fluid, ks_roughness; the sweep job (local minima of a parameter sweep) and its claim map
+    "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 2, "sweep": 1},
     # what tables and figures know about solvers: no solve job (it changes no number of a run)
     "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 15, "plot_combined_figure": 6,
                        "make_table": 2, "sweep": 1},

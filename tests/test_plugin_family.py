@@ -62,6 +62,8 @@ def study_config() -> dict:
     config.pop("studies", None)  # the Figure 2 study reads no experiment: not this test's subject
     config["experiments"] = {"quad": {"family": FAMILY, "label": "Noisy quadratic", "n": [4], "seeds": [0, 1],
                                       "n_test": 4, "solvers": every}}
+    # a robustness sweep of the outside family's JPO checkpoints (its claim map is a generic figure)
+    config["sweeps"] = {"length": {"experiment": "quad", "over": "steps", "values": [10, 25, 50]}}
     return config
 
 
