@@ -84,7 +84,7 @@ def test_figure_modules_import_helpers_only():
 def test_helper_modules_are_not_figures_and_need_no_underscore():
     helpers = set(MODULES) - FIGURE_MODULES
     assert {"base", "style", "example_problem", "fractions_vs_n", "failures", "landscape", "problem_runs",
-            "billiards_runs", "roles"} <= helpers
+            "billiards_runs", "roles", "data_view", "log_ticks"} <= helpers
     for module in helpers:
         assert not module.startswith("_")
         assert not re.search(r"^FIGURE\s*=", MODULES[module].read_text(), re.M), module

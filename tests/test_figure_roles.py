@@ -41,10 +41,12 @@ EXPERIMENTS = {
 }
 # the figures of each experiment; those marked True draw every method (or every one from x0)
 FIGURES = {
+    # the other generic figures: tests/test_appendix_figures.py (wave packet); here example_solutions
+    # for the data views of the other families
     "wavepacket": {"fig3": True, "beat_fraction": True, "scatter": True, "budget": True},
-    "billiards": {"fig4": True, "trajectories": False},
-    "ks": {"fig5": True},
-    "fluid": {"fig_fluid": True},
+    "billiards": {"fig4": True, "trajectories": False, "example_solutions": False},  # paths of the data view
+    "ks": {"fig5": True, "example_solutions": False},  # curves u(z, T)
+    "fluid": {"fig_fluid": True, "example_solutions": False},  # marker images
 }
 
 

@@ -29,7 +29,7 @@ def test_data_and_solve_jobs_follow_the_config(smoke_plan):
     assert counts["generate_data"] == sum(len(b["n"]) * len(b["seeds"]) for b in blocks.values())
     assert counts["solve"] == sum(len(b["n"]) * len(b["seeds"]) * len(b["solvers"]) for b in blocks.values())
     assert counts["aggregate"] == len(blocks)
-    assert counts["make_table"] == len(tables()) >= 2
+    assert counts["make_table"] == len(tables()) and {f"table{k}" for k in range(1, 6)} <= set(tables())
     for e, b in blocks.items():
         for n in b["n"]:
             for seed in b["seeds"]:
@@ -137,32 +137,34 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
 # wavepacket 2 n x 2 seeds = 4 problem sets, 8 solvers; billiards 1 problem set and ks 4, each with
 # bfgs, gd, jpo; fluid 2 problem sets with bfgs, gd, jpo; the alignment study in one chunk). A
 # figure's panel step reads every run of the representative problem set, so it follows any
-# solver change. Per-experiment figures: scatter, beat_fraction and budget for all four,
-# trajectories for billiards, ks_roughness for ks.
+# solver change. Per-experiment figures: scatter, beat_fraction, budget, loss_ecdf,
+# example_solutions, training_curves, cost_scaling and outcome_bars for all four (loss_ecdf and
+# example_solutions with a panel step), trajectories for billiards, ks_roughness for ks; the
+# wave packet's training-length sweep (one sweep job) and its claim_map.
 CODE_CHANGES = {
     "problems/wavepacket.py": {  # and the wave packet's sweeps (the sweep job and its claim map)
-        "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 4, "make_table": 2, "sweep": 1,
+        "generate_data": 4, "solve": 32, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
+        "plot_experiment_figure": 9, "make_table": 5, "sweep": 1,
     },
     "problems/billiards.py": {
-        "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
-        "plot_experiment_figure": 4, "make_table": 2,
+        "generate_data": 1, "solve": 3, "aggregate": 1, "figure_panels": 4, "plot_combined_figure": 1,
+        "plot_experiment_figure": 9, "make_table": 5,
     },
     "problems/ks.py": {
-        "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 2, "plot_combined_figure": 1,
-        "plot_experiment_figure": 4, "make_table": 2,
+        "generate_data": 4, "solve": 12, "aggregate": 1, "figure_panels": 4, "plot_combined_figure": 1,
+        "plot_experiment_figure": 9, "make_table": 5,
     },
     "problems/fluid.py": {
-        "generate_data": 2, "solve": 6, "aggregate": 1, "figure_panels": 1, "plot_combined_figure": 1,
-        "plot_experiment_figure": 3, "make_table": 2,
+        "generate_data": 2, "solve": 6, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
+        "plot_experiment_figure": 8, "make_table": 5,
     },
     "solvers/gd.py": {  # wavepacket 4 + billiards 1 + ks 4 + fluid 2 runs
-        "solve": 11, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 14, "make_table": 2,
+        "solve": 11, "aggregate": 4, "figure_panels": 14, "plot_combined_figure": 4,
+        "plot_experiment_figure": 34, "make_table": 5,
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
-        "solve": 23, "aggregate": 4, "figure_panels": 6, "plot_combined_figure": 4,
-        "plot_experiment_figure": 15, "make_table": 2, "sweep": 1,
+        "solve": 23, "aggregate": 4, "figure_panels": 14, "plot_combined_figure": 4,
+        "plot_experiment_figure": 35, "make_table": 5, "sweep": 1,
     },
     "figures/scatter.py": {"plot_experiment_figure": 4},
     "figures/fig3.py": {"figure_panels": 1, "plot_combined_figure": 1},
@@ -175,16 +177,24 @@ CODE_CHANGES = {
     "figures/roles.py": {"figure_panels": 4, "plot_combined_figure": 3, "plot_experiment_figure": 1},  # fig3, 5, fluid, trajectories
     # fig5, fluid, ks_roughness; the sweep job (local minima of a parameter sweep) and its claim map
     "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 2, "sweep": 1},
+    "figures/data_view.py": {"figure_panels": 4, "plot_experiment_figure": 4},  # example_solutions
+    "figures/log_ticks.py": {"plot_experiment_figure": 8},  # training_curves, cost_scaling
+    "figures/loss_ecdf.py": {"figure_panels": 4, "plot_experiment_figure": 4},
     # what tables and figures know about solvers: no solve job (it changes no number of a run)
-    "solver_info.py": {"aggregate": 4, "figure_panels": 6, "plot_experiment_figure": 15, "plot_combined_figure": 6,
-                       "make_table": 2, "sweep": 1},
+    "solver_info.py": {"aggregate": 4, "figure_panels": 14, "plot_experiment_figure": 35, "plot_combined_figure": 6,
+                       "make_table": 5, "sweep": 1},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1},
+    "tables/table1.py": {"make_table": 1},
     "tables/table2.py": {"make_table": 1},
+    "tables/table3.py": {"make_table": 1},
     "tables/table4.py": {"make_table": 1},
+    "tables/table5.py": {"make_table": 1},
+    "tables/reading.py": {"make_table": 2},  # Tables 1 and 5
+    "tables/render.py": {"make_table": 5},
     # every aggregate, and what reads them; not the figures drawn from panels or studies alone
-    # (trajectories, ks_roughness, fig1, fig2), whose panel steps need no analysis
-    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 13, "plot_combined_figure": 4,
-                    "make_table": 2, "sweep": 1},
+    # (trajectories, ks_roughness, example_solutions, fig1, fig2), whose panel steps need no analysis
+    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 29, "plot_combined_figure": 4,
+                    "make_table": 3, "sweep": 1},
     # the robustness sweeps: the sweep job of the wave packet and its claim map
     "sweep_frame.py": {"sweep": 1, "plot_experiment_figure": 1},
     "figures/claim_map.py": {"plot_experiment_figure": 1},

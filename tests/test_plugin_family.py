@@ -6,7 +6,9 @@ src/ or workflow/ is touched. The family also honours the contract every family 
 from __future__ import annotations
 
 import importlib
+import json
 import math
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -112,6 +114,42 @@ def test_a_bad_plugin_path_is_one_line_naming_it(lab):
         assert len(err.value.lines) == 1 and err.value.lines[0].startswith("plugins[0]") and needle in str(err.value)
 
 
+def test_tables_1_3_5_describe_the_plugin_family_and_solver(lab, tmp_path):
+    """In-process: Tables 1, 3 and 5 of a study of the outside family with the outside solver
+    give them correct rows, checked against the artifacts: its unknown, its noise, the steps
+    the plug-in solver ran, its loss, and its own settings (unknown to the package) as recorded."""
+    import h5py
+
+    config = study_config()
+    block = config["experiments"]["quad"]
+    block["solvers"] = {k: v for k, v in block["solvers"].items() if k in ("bfgs", "jpo", "heavy_ball")}
+    plan = plan_of(config)
+    plan.run([j for j in plan.jobs if j.rule in ("generate_data", "solve", "aggregate")
+              or (j.rule == "make_table" and j.wildcards["table"] in ("table1", "table3", "table5"))], tmp_path)
+    tables = tmp_path / "results" / "tables"
+    runs = {}
+    for seed in (0, 1):
+        with h5py.File(tmp_path / f"results/runs/quad/heavy_ball/n4/seed{seed}.h5", "r") as f:
+            runs[seed] = (json.loads(f.attrs["config"])["solver"], f["loss"][()], f["iterations"][()])
+    recorded = runs[0][0]
+    assert recorded == runs[1][0] == {"method": "heavy_ball", "lr": 0.02, "momentum": 0.9, "steps": 30}
+    t5 = pd.read_csv(tables / "table5.csv").query("solver == 'heavy_ball'").set_index("setting")
+    assert {k: json.loads(v) for k, v in t5["value"].items()} == recorded and t5["agree"].all()
+    assert re.search(r"\| Heavy ball +\| 2 +\| method = heavy_ball, lr = 0.02, momentum = 0.9, steps = 30 +\|",
+                     (tables / "table5.md").read_text())
+    with h5py.File(tmp_path / "results/data/quad/n4/seed0.h5", "r") as f:
+        problem = json.loads(f.attrs["problem"])
+    t1 = pd.read_csv(tables / "table1.csv").iloc[0]
+    assert t1["family"] == problem["family"] == "noisy_quadratic" and t1["noise"] == problem["noise"] == 0.05
+    md1 = (tables / "table1.md").read_text()
+    assert "x = 0 ∈ [-3, 3]" in md1 and "Heavy ball: 30 (budget)" in md1
+    assert t1["heavy_ball.iterations_max"] == max(its.max() for *_, its in runs.values()) == 30
+    t3 = pd.read_csv(tables / "table3.csv").set_index("solver").loc["heavy_ball"]
+    means = [loss.mean() for _, loss, _ in runs.values()]
+    assert t3["mean_loss_mean"] == pytest.approx(np.mean(means), rel=1e-12)
+    assert t3["mean_loss_std"] == pytest.approx(np.std(means, ddof=1), rel=1e-9)
+
+
 @pytest.mark.slow
 def test_plugins_run_the_whole_study(lab, tmp_path):
     work = copy_workflow(tmp_path / "wf")
@@ -143,3 +181,8 @@ def test_plugins_run_the_whole_study(lab, tmp_path):
     assert set(mine.index) == set(expected.index)
     for key, value in expected.items():
         assert mine.loc[key, "median_loss_mean"] == pytest.approx(value, rel=1e-12), key
+    # Tables 1, 3 and 5 give the outside family and solver their rows (checked in detail in-process above)
+    assert "Noisy quadratic" in (work / "results" / "tables" / "table1.md").read_text()
+    assert set(pd.read_csv(work / "results" / "tables" / "table3.csv")["solver"]) == set(config["experiments"]["quad"]["solvers"])
+    settings = pd.read_csv(work / "results" / "tables" / "table5.csv").query("solver == 'heavy_ball'")
+    assert set(settings["setting"]) == {"method", "lr", "momentum", "steps"}

@@ -178,6 +178,12 @@ def test_nonfinite_losses_are_failures_in_tables_and_figures(tmp_path):
     assert np.isnan(jpo["beat_mean"]) and jpo["bfgs_failed_total"] == 16 and jpo["failed_total"] == 0
     md = (tmp_path / "t2.md").read_text()
     assert "BFGS failed" in md and "16/16" in md and "1.00" not in md
+    # Table 3: BFGS has no finite loss to average (shown as '–'), and failed on all 16 problems
+    rendered = table_specs()["table3"].render(TableInputs(["wavepacket"], {}, {"fractions": frames["fractions"]}, solvers))
+    bfgs = rendered.numeric.set_index("solver").loc["bfgs"]
+    assert np.isnan(bfgs["mean_loss_mean"]) and bfgs["failed_total"] == bfgs["problems_total"] == 16
+    assert rendered.markdown.set_index("Method").loc["BFGS", ["Mean loss", "Median loss", "Failed"]].tolist() == [
+        "–", "–", "16/16"]
 
     tables = {}
     for name, frame in frames.items():

@@ -31,8 +31,8 @@ docstring states the rule by which it picks solvers (e.g. "every solver that sta
 
 A module of this package without ``FIGURE`` is a helper, not a figure (``example_problem``,
 ``fractions_vs_n``, ``failures``, ``landscape``, ``problem_runs``, ``billiards_runs``,
-``roles``, ``style``); a figure module imports helpers only, never another figure module, so an edit of one
-figure redraws that figure alone.
+``roles``, ``data_view``, ``log_ticks``, ``style``); a figure module imports helpers only, never another figure
+module, so an edit of one figure redraws that figure alone.
 """
 
 from __future__ import annotations

@@ -36,15 +36,15 @@ class ProblemRuns:
         return self.attrs["problem"]
 
 
-def load_problem_runs(data: str | os.PathLike, runs: Paths, families: tuple[str, ...]) -> ProblemRuns:
-    """Read ``data`` (refused unless its family is one of ``families``) and the run artifacts
+def load_problem_runs(data: str | os.PathLike, runs: Paths, families: tuple[str, ...] | None = None) -> ProblemRuns:
+    """Read ``data`` (refused unless its family is one of ``families``; None: any) and the run artifacts
     ``runs`` (solver -> path, or paths), each checked to be a run on that problem set (and, for a
     mapping, a run of the solver it is given for)."""
     from ..problems import family_from_description
 
     arrays, attrs = read_h5(data, "data")
     problem = attrs.get("problem", {})
-    if problem.get("family") not in families:
+    if families is not None and problem.get("family") not in families:
         raise ArtifactError(f"{data} is not a data artifact of the {' or '.join(families)} family")
     family = family_from_description(problem)
     n, seed = int(attrs["n"]), int(attrs["seed"])

@@ -161,6 +161,14 @@ class ProblemFamily(ABC):
             out["family_path"] = f"{type(self).__module__}:{type(self).__qualname__}"
         return out
 
+    def data_view(self, x: np.ndarray, gamma: np.ndarray | None, y_target: np.ndarray) -> dict[str, Any] | None:
+        """Optional hook of the ``example_solutions`` figure: one problem's outputs F(x_k, γ) for
+        solutions x (m, dim) (float64; γ and y* of that problem alone), as a mapping of NumPy
+        arrays saying how to draw them in data space (kinds and keys:
+        :mod:`invnet.figures.data_view`). None (the default): the figure shows the solutions in
+        parameter space only."""
+        return None
+
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):

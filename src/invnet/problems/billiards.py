@@ -277,6 +277,22 @@ class Billiards(ProblemFamily):
         y = clean + self.params["noise"] * rng.standard_normal(clean.shape)
         return ProblemSet(y_target=y, x_true=x_true, gamma=gamma)
 
+    def data_view(self, x: np.ndarray, gamma: np.ndarray | None, y_target: np.ndarray) -> dict:
+        """The shots x (m, 2) on one table (its γ): every ball's path through its positions at
+        the start, at each intended contact and at rest (exact: straight lines in between),
+        the balls' start positions and the target y*."""
+        xt = torch.as_tensor(x, dtype=torch.float64)
+        g = torch.as_tensor(gamma, dtype=torch.float64).expand(xt.shape[0], -1)
+        with torch.no_grad():
+            ev = self.events(xt, g)
+            s_max = torch.full_like(xt[:, 0], self.s_max)
+            knots = [torch.zeros_like(s_max), ev["s1"]] + ([ev["s2"]] if "s2" in ev else []) + [s_max]
+            paths = self.positions_at_s(xt, g, torch.stack(knots, dim=1)).numpy()
+        balls = np.vstack([np.zeros((1, 2)), np.asarray(gamma, dtype=np.float64).reshape(-1, 2)])
+        names = ["cue", *(f"ball {b}" for b in range(1, len(balls)))]
+        return {"kind": "paths", "outputs": paths, "target": y_target, "discs": balls,
+                "radius": self.params["radius"], "path_names": names, "xlabel": "$x$", "ylabel": "$y$"}
+
 
 class BilliardsChain(Billiards):
     """The harder variant (config key ``billiards_chain``): cue -> ball 1 -> ball 2, target ball 2."""

@@ -326,6 +326,16 @@ class Fluid(ProblemFamily):
         y = clean + p["noise"] * rng.standard_normal(clean.shape) if p["noise"] > 0 else clean
         return ProblemSet(y_target=y, x_true=x_true, gamma=gamma)
 
+    def data_view(self, x: np.ndarray, gamma: np.ndarray | None, y_target: np.ndarray) -> dict:
+        """The marker fields c(T) of the vortices x (m, 6) from one problem's c0 (its γ), with y*."""
+        xt = torch.as_tensor(x, dtype=torch.float64)
+        g = torch.as_tensor(gamma, dtype=torch.float64).expand(xt.shape[0], -1, -1)
+        with torch.no_grad():
+            c = self.forward(xt, g).numpy()
+        length = self.params["length"]
+        return {"kind": "images", "outputs": c, "target": y_target, "axis": [0.0, length, 0.0, length],
+                "xlabel": "$x$", "ylabel": "$y$"}
+
 
 def order_vortices(x: np.ndarray) -> np.ndarray:
     """The ground-truth ordering rule: vortex 1 has the smaller x-coordinate (a1 <= a2)."""

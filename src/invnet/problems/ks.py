@@ -290,6 +290,15 @@ class KuramotoSivashinsky(ProblemFamily):
         y = clean + p["noise"] * rng.standard_normal(clean.shape) if p["noise"] > 0 else clean
         return ProblemSet(y_target=y, x_true=x_true, gamma=gamma)
 
+    def data_view(self, x: np.ndarray, gamma: np.ndarray | None, y_target: np.ndarray) -> dict:
+        """The fields u(z, T) of the solutions β (m, 2) of one problem (its γ) against z, over y*."""
+        xt = torch.as_tensor(x, dtype=torch.float64)
+        g = None if gamma is None else torch.as_tensor(gamma, dtype=torch.float64).expand(xt.shape[0], -1)
+        with torch.no_grad():
+            y = self.forward(xt, g).numpy()
+        return {"kind": "curves", "outputs": y, "target": y_target, "axis": self.grid,
+                "xlabel": "$z$", "ylabel": "$u(z, T)$"}
+
 
 __all__ = [
     "KSOperator",

@@ -82,3 +82,10 @@ class WavePacket(ProblemFamily):
         clean = self.forward(torch.as_tensor(x_true, dtype=torch.float64)).numpy()
         y = clean + p["noise"] * rng.standard_normal(clean.shape)
         return ProblemSet(y_target=y, x_true=x_true, gamma=None)
+
+    def data_view(self, x: np.ndarray, gamma: np.ndarray | None, y_target: np.ndarray) -> dict:
+        """The waveforms u(t; x) of the solutions x (m, 2) against t, over the noisy y*."""
+        with torch.no_grad():
+            y = self.forward(torch.as_tensor(x, dtype=torch.float64)).numpy()
+        return {"kind": "curves", "outputs": y, "target": y_target, "axis": self.t().numpy(),
+                "xlabel": "$t$", "ylabel": "$u(t)$"}

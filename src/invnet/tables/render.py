@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 
 import pandas as pd
 from tabulate import tabulate
@@ -112,3 +113,31 @@ def count_cell(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def stacked_cell(lines: Sequence[str], latex: bool) -> str:
+    """Several lines in one cell (one per solver, per unknown, ...): a nested top-aligned
+    ``tabular`` in LaTeX (``lines`` already LaTeX), joined by ``<br>`` in Markdown (a line
+    break in GitHub's and most renderers' pipe tables). '–' when there are none."""
+    lines = [str(line) for line in lines]
+    if not lines:
+        return "–"
+    if not latex:
+        return "<br>".join(lines)
+    if len(lines) == 1:
+        return lines[0]
+    return r"\begin{tabular}[t]{@{}l@{}}" + r" \\ ".join(lines) + r"\end{tabular}"
+
+
+def number(value: object) -> str:
+    """A recorded number as written in a table: integers as such, floats to 6 significant
+    digits (``:g``), anything else as text; '–' for None and NaN."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:g}"
+    return str(value)
