@@ -13,10 +13,12 @@ from pathlib import Path
 
 from helpers import run_plan, tiny_wavepacket
 
-CONFIG = tiny_wavepacket({"bfgs": {"maxiter": 20},
-                          "bfgs_multistart": {"maxiter": 20, "starts": 3, "budget": [1, 3]},
-                          "jpo": {"hidden": [8], "steps": 20}})
-LIGHT = ("aggregate", "plot_experiment_figure", "plot_combined_figure", "make_table")
+CONFIG = {**tiny_wavepacket({"bfgs": {"maxiter": 20},
+                             "bfgs_multistart": {"maxiter": 20, "starts": 3, "budget": [1, 3]},
+                             "jpo": {"hidden": [8], "steps": 20, "checkpoints": [10]}}),
+          "sweeps": {"length": {"experiment": "wavepacket", "over": "steps", "values": [10, 20]}}}
+# (a sweep of a family parameter loads torch: it counts the landscape's local minima)
+LIGHT = ("aggregate", "plot_experiment_figure", "plot_combined_figure", "make_table", "sweep")
 
 CHILD = """
 import json, os, sys
@@ -38,7 +40,7 @@ def _light_jobs(plan, root):
 def test_aggregate_plot_and_table_jobs_import_no_torch(tmp_path):
     plan = run_plan(CONFIG, tmp_path, rules=("generate_data", "solve", "solve_test", "figure_panels", *LIGHT))
     jobs = _light_jobs(plan, tmp_path)
-    assert {"aggregate", "plot_experiment_figure", "make_table"} <= {j["rule"] for j in jobs}
+    assert {"aggregate", "plot_experiment_figure", "make_table", "sweep"} <= {j["rule"] for j in jobs}
     # what the same jobs wrote in this process, torch loaded (PDFs carry a creation date: not compared)
     written = [Path(p) for j in jobs for p in j["outputs"].values() if not p.endswith(".pdf")]
     before = {p: p.read_bytes() for p in written}

@@ -13,6 +13,7 @@ import yaml
 from helpers import REPO, plan_of, set_key, smoke_config
 from invnet import paths
 from invnet.figures import figures
+from invnet.sweeps import SWEEP_TABLES
 from invnet.tables import tables
 
 
@@ -71,6 +72,8 @@ def test_figures_draw_the_experiments_they_apply_to(smoke_plan):
             assert drawn == []
             continue
         matching = [e for e, b in blocks.items() if spec.applies_to(smoke_plan.experiments[e].family)]
+        if set(spec.reads) & set(SWEEP_TABLES):  # drawn from sweeps: only where an experiment has them
+            matching = [e for e in matching if any(s["experiment"] == e for s in smoke_config().get("sweeps", {}).values())]
         expected = matching if spec.per_experiment or spec.max_experiments is None else matching[: spec.max_experiments]
         assert drawn == expected, name
         panels = [j for j in smoke_plan.rule_jobs("figure_panels") if j.wildcards["figure"] == name]
@@ -92,7 +95,7 @@ def test_named_targets_list_their_files_and_the_artifacts_behind_them(smoke_plan
 
 
 def test_every_shipped_preset_builds_a_plan():
-    for preset in ("config.yaml", "smoke.yaml", "paper.yaml"):
+    for preset in ("config.yaml", "smoke.yaml", "paper.yaml", "robustness.yaml"):
         plan = plan_of(yaml.safe_load((REPO / "config" / preset).read_text()))
         made = {p for j in plan.jobs for p in j.output_files}
         assert {p for j in plan.jobs for p in j.input_files} <= made, preset
@@ -141,11 +144,12 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
 # Per-experiment figures: scatter, beat_fraction, budget, loss_ecdf, example_solutions,
 # training_curves, cost_scaling, outcome_bars and generalisation for all four (loss_ecdf and
 # example_solutions with a panel step), trajectories for billiards, ks_roughness for ks. Tables:
-# table1 ... table5 and generalisation.
+# table1 ... table5, generalisation and the verdict; the wave packet's training-length sweep (one
+# sweep job) and its claim_map.
 CODE_CHANGES = {
-    "problems/wavepacket.py": {
+    "problems/wavepacket.py": {  # and the wave packet's sweeps (the sweep job and its claim map)
         "generate_data": 4, "solve": 36, "solve_test": 2, "aggregate": 1, "figure_panels": 3,
-        "plot_combined_figure": 1, "plot_experiment_figure": 9, "make_table": 7,
+        "plot_combined_figure": 1, "plot_experiment_figure": 10, "make_table": 7, "sweep": 1,
     },
     "problems/billiards.py": {
         "generate_data": 1, "solve": 3, "solve_test": 1, "aggregate": 1, "figure_panels": 4,
@@ -165,7 +169,7 @@ CODE_CHANGES = {
     },
     "solvers/network_training.py": {  # jpo and supervised, and the refinements started from them
         "solve": 23, "aggregate": 4, "figure_panels": 14, "plot_combined_figure": 4,
-        "plot_experiment_figure": 38, "make_table": 7,
+        "plot_experiment_figure": 39, "make_table": 7, "sweep": 1,
     },
     "solvers/neural_adjoint.py": {  # its 4 wavepacket runs and what reads them
         "solve": 4, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
@@ -180,13 +184,14 @@ CODE_CHANGES = {
     "figures/fig_fluid.py": {"figure_panels": 1, "plot_combined_figure": 1},
     # helper modules: only the figures that import them
     "figures/roles.py": {"figure_panels": 4, "plot_combined_figure": 3, "plot_experiment_figure": 1},  # fig3, 5, fluid, trajectories
-    "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 1},  # fig5, fluid, ks_roughness
+    # fig5, fluid, ks_roughness; the sweep job (local minima of a parameter sweep) and its claim map
+    "figures/landscape.py": {"figure_panels": 3, "plot_combined_figure": 2, "plot_experiment_figure": 2, "sweep": 1},
     "figures/data_view.py": {"figure_panels": 4, "plot_experiment_figure": 4},  # example_solutions
     "figures/log_ticks.py": {"plot_experiment_figure": 8},  # training_curves, cost_scaling
     "figures/loss_ecdf.py": {"figure_panels": 4, "plot_experiment_figure": 4},
     # what tables and figures know about solvers: no solve job (it changes no number of a run)
-    "solver_info.py": {"aggregate": 4, "figure_panels": 14, "plot_experiment_figure": 38, "plot_combined_figure": 6,
-                       "make_table": 7},
+    "solver_info.py": {"aggregate": 4, "figure_panels": 14, "plot_experiment_figure": 39, "plot_combined_figure": 6,
+                       "make_table": 7, "sweep": 1},
     "studies/alignment.py": {"study_chunk": 1, "study_table": 1, "plot_combined_figure": 1},
     "tables/table1.py": {"make_table": 1},
     "tables/table2.py": {"make_table": 1},
@@ -202,10 +207,13 @@ CODE_CHANGES = {
     "report.py": {},  # the report page alone (below)
     # every aggregate, and what reads them; not the figures drawn from panels or studies alone
     # (trajectories, ks_roughness, example_solutions, fig1, fig2), whose panel steps need no analysis
-    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 32, "plot_combined_figure": 4,
-                    "make_table": 5},  # Tables 2, 3, 4, the verdict and generalisation
-    "generalisation.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 32, "plot_combined_figure": 4,
-                          "make_table": 5},  # the aggregate's generalisation frames; the tables that import analysis
+    "analysis.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 33, "plot_combined_figure": 4,
+                    "make_table": 5, "sweep": 1},  # Tables 2, 3, 4, the verdict and generalisation
+    "generalisation.py": {"aggregate": 4, "figure_panels": 4, "plot_experiment_figure": 33, "plot_combined_figure": 4,
+                          "make_table": 5, "sweep": 1},  # the aggregate's generalisation frames; what imports analysis
+    # the robustness sweeps: the sweep job of the wave packet and its claim map
+    "sweep_frame.py": {"sweep": 1, "plot_experiment_figure": 1},
+    "figures/claim_map.py": {"plot_experiment_figure": 1},
 }
 # ... and every edit redoes the report page: its inputs are every artifact, its code every
 # figure's and table's module (their captions)

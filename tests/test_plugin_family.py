@@ -64,6 +64,8 @@ def study_config() -> dict:
     config.pop("studies", None)  # the Figure 2 study reads no experiment: not this test's subject
     config["experiments"] = {"quad": {"family": FAMILY, "label": "Noisy quadratic", "n": [4], "seeds": [0, 1],
                                       "n_test": 4, "solvers": every}}
+    # a robustness sweep of the outside family's JPO checkpoints (its claim map is a generic figure)
+    config["sweeps"] = {"length": {"experiment": "quad", "over": "steps", "values": [10, 25, 50]}}
     return config
 
 
@@ -121,6 +123,7 @@ def test_tables_1_3_5_describe_the_plugin_family_and_solver(lab, tmp_path):
     config = study_config()
     block = config["experiments"]["quad"]
     block["solvers"] = {k: v for k, v in block["solvers"].items() if k in ("bfgs", "jpo", "heavy_ball")}
+    config.pop("sweeps")  # a sweep needs the multi-start left out here; the tables do not read sweeps
     plan = plan_of(config)
     plan.run([j for j in plan.jobs if j.rule in ("generate_data", "solve", "solve_test", "aggregate")
               or (j.rule == "make_table" and j.wildcards["table"] in ("table1", "table3", "table5"))], tmp_path)

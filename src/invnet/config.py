@@ -26,6 +26,7 @@ from .solvers import resolve_solvers, solvers_schema
 from .spec import REQUIRED, ParamSpec, object_schema, resolve
 from .studies import studies
 from .test_runs import check_test_solvers
+from .sweeps import resolve_sweeps, sweeps_schema
 
 
 GLOBAL_SPECS: dict[str, ParamSpec] = {
@@ -66,6 +67,10 @@ EXPERIMENT_SPECS: dict[str, ParamSpec] = {
     "test_solvers": ParamSpec(
         ["bfgs"], str, length=-1, unique=True,
         doc="configured per-problem solvers that also solve each seed's test set, once per seed (§2.5)",
+    ),
+    "draws": ParamSpec(
+        "", str, doc="the experiment whose random problem draws (seed streams) this one uses (default: its own "
+        "name); a sweep point uses its base's, so a sweep changes one parameter of the same problems",
     ),
 }
 BLOCKS = ("problem", "solvers")  # mappings inside an experiment block, resolved by the plug-ins
@@ -118,6 +123,7 @@ def config_schema(raw: dict[str, Any] | None = None) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {name: object_schema(s.all_settings(), s.doc) for name, s in studies().items()},
     }
+    schema["properties"]["sweeps"] = sweeps_schema()
     schema["required"] = ["experiments"]
     return schema
 
@@ -212,6 +218,7 @@ def resolve_config(raw: dict[str, Any], check_cuda: bool = True) -> dict[str, An
 def _resolve(raw: dict[str, Any], check_cuda: bool) -> dict[str, Any]:
     experiments = raw.pop("experiments")
     configured_studies = raw.pop("studies", None) or {}
+    configured_sweeps = raw.pop("sweeps", None) or {}
     plugins = raw.pop("plugins", None) or []
     out = resolve(GLOBAL_SPECS, raw, "")
     out["plugins"] = list(plugins)
@@ -223,6 +230,10 @@ def _resolve(raw: dict[str, Any], check_cuda: bool) -> dict[str, Any]:
         name: resolve_experiment(name, block, out["history_points"]) for name, block in experiments.items()
     }
     out["studies"] = {name: resolve_study(name, block) for name, block in configured_studies.items()}
+    out["sweeps"], derived = resolve_sweeps(
+        configured_sweeps, out["experiments"], lambda name, block: resolve_experiment(name, block, out["history_points"])
+    )
+    out["experiments"].update(derived)  # sweep points are experiments of their own (docs/experiments.md §2.6)
     return out
 
 

@@ -68,10 +68,11 @@ def generate_data(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, t
 
     experiment, n, seed, n_test = params["experiment"], int(params["n"]), int(params["seed"]), int(params["n_test"])
     family = _family(params)
-    train = family.sample(n, numpy_rng(seed, f"{experiment}/train/n{n}"))
+    draws = params.get("draws") or experiment  # a sweep point draws its base experiment's problems
+    train = family.sample(n, numpy_rng(seed, f"{draws}/train/n{n}"))
     datasets = train.arrays()
     if n_test:
-        datasets.update(family.sample(n_test, numpy_rng(seed, f"{experiment}/test")).arrays("test_"))
+        datasets.update(family.sample(n_test, numpy_rng(seed, f"{draws}/test")).arrays("test_"))
     out = outputs["data"]
     write_h5(out, datasets, {
         "kind": "data", "experiment": experiment, "n": n, "seed": seed, "n_test": n_test,
@@ -301,6 +302,18 @@ def bundle(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_
     create(inputs["artifacts"], dict(params["config"]), outputs["bundle"])
 
 
+def sweep(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Every robustness sweep of one experiment into the frames of ``sweeps.SWEEP_TABLES``."""
+    from .sweep_frame import sweep_frames
+    from .tables.render import write_csv
+
+    frames = sweep_frames(params["sweeps"], params["points"], params["roles"], inputs["runs"],
+                          float(params["compare_rtol"]), params["labels"], params["solver_labels"],
+                          inputs.get("data", []))
+    for name, frame in frames.items():
+        write_csv(frame, outputs[name])
+
+
 RUNNERS = {
     "generate_data": generate_data,
     "solve": solve,
@@ -314,4 +327,5 @@ RUNNERS = {
     "study_table": study_table,
     "report_page": report_page,
     "bundle": bundle,
+    "sweep": sweep,
 }

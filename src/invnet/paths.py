@@ -6,6 +6,7 @@ job plan, the job entry point and the tests all read it from here (never write a
     results/runs/{experiment}/{solver}/test/seed{seed}.h5     one solver on a seed's test set
     results/aggregate/{experiment}/{table}.csv                tidy frames (outcomes, ...)
     results/aggregate/{experiment}/panels/{figure}.h5         a figure's panel data
+    results/aggregate/{experiment}/sweep{,_summary}.csv       the robustness sweeps of an experiment
     results/figures/{figure}.{pdf,png}                        figures over several experiments
     results/figures/{experiment}/{figure}.{pdf,png}           figures of one experiment
     results/tables/{table}.{csv,tex,md,html}                  tables (plug-ins)
@@ -52,6 +53,7 @@ RULE_WILDCARDS = {
     "study_table": ("table",),
     "report_page": (),
     "bundle": (),
+    "sweep": ("experiment",),
 }
 _PREFIX = {"experiment": "", "solver": "", "n": "n", "seed": "seed", "figure": "", "table": "",
            "study": "", "part": "", "chunk": "chunk"}

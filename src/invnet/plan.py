@@ -17,6 +17,8 @@ what a job requests. Jobs, by rule:
 - ``plot_experiment_figure`` / ``plot_combined_figure``: a figure of one experiment, or over
   every experiment it draws; ``make_table``: one table over every experiment;
 - ``study_chunk`` / ``study_table``: one part of a study over one seed chunk, and its table;
+- ``sweep``: every robustness sweep of one experiment (``invnet.sweeps``) into the frames of
+  ``sweeps.SWEEP_TABLES``, from the runs of all its points.
 - ``report_page``: the HTML report's front page and captions (:mod:`invnet.report`).
 
 The ``bundle`` job (:meth:`Plan.bundle_job`, ``snakemake bundle``) is no part of the plan's jobs:
@@ -43,6 +45,7 @@ from .resources import MAX_RUNTIME_MIN, SMALL_JOB_S, Requests, on_attempt
 from .solver_info import SolverSet
 from .solvers import ResolvedSolver, resolve_solvers
 from .studies import StudySpec, studies
+from .sweeps import SWEEP_TABLES, points as sweep_points, roles as sweep_roles, sweep_runs, sweeps_of
 from .tables import TableSpec, tables
 
 # Rules whose jobs run where Snakemake runs (`localrule: True`): they only read aggregates.
@@ -267,6 +270,8 @@ class Plan:
         if spec.standalone:
             return []
         matching = [e for e, exp in self.experiments.items() if spec.applies_to(exp.family)]
+        if set(spec.reads) & set(SWEEP_TABLES):  # drawn from the sweeps of an experiment: where it has any
+            matching = [e for e in matching if e in self.swept]
         if spec.per_experiment or spec.max_experiments is None:
             return matching
         return matching[: spec.max_experiments]
@@ -297,18 +302,32 @@ class Plan:
             if not files:
                 continue
             studies_read = [s for s in spec.studies if s in self.studies]
-            out[name] = files + self.artifacts_of(self.figure_experiments(name), studies_read) + \
-                self.test_artifacts_of(self.figure_experiments(name))
+            drawn = self.figure_experiments(name)
+            if set(spec.reads) & set(SWEEP_TABLES):  # and the experiments of the sweeps' points
+                drawn = list(dict.fromkeys(drawn + [r[0] for e in drawn for r in self.sweep_inputs(e)]))
+            out[name] = files + self.artifacts_of(drawn, studies_read) + self.test_artifacts_of(drawn)
         return out
 
     def all_targets(self) -> list[str]:
         """Every final output (rule ``all``) and every artifact they are built from."""
         files = [paths.aggregate_file(e, t) for e in self.experiments for t in AGGREGATE_TABLES]
+        files += [paths.aggregate_file(e, t) for e in self.swept for t in SWEEP_TABLES]
         files += [p for f in self.figures for p in self.figure_targets(f)]
         files += [p for t in self.tables for p in paths.table_files(t)]
         files += [paths.study_table_file(spec.table) for spec in self.studies.values()]
         files += list(paths.report_outputs().values())
         return files + self.artifacts_of(self.experiments, self.studies) + self.test_artifacts_of(self.experiments)
+
+    @cached_property
+    def swept(self) -> list[str]:
+        """The experiments that are the base of a sweep (config order)."""
+        return [e for e in self.experiments if sweeps_of(self.config, e)]
+
+    def sweep_inputs(self, experiment: str) -> list[tuple[str, str, int, int]]:
+        """(experiment, solver, n, seed) of every run the sweeps of ``experiment`` read."""
+        blocks = self.config["experiments"]
+        runs = [r for sweep in sweeps_of(self.config, experiment).values() for r in sweep_runs(sweep, blocks)]
+        return list(dict.fromkeys(runs))
 
     # ------------------------------------------------------------------ artifact check
     def check_existing_artifacts(self, root: str | os.PathLike = ".") -> None:
@@ -464,6 +483,8 @@ class Plan:
             yield self._table_job(name)
         for name in self.studies:
             yield from self._study_jobs(name)
+        for e in self.swept:
+            yield self._sweep_job(e)
         yield self._report_job()
 
     def _data_params(self, exp: Experiment, n: int, seed: int) -> dict[str, Any]:
@@ -471,6 +492,7 @@ class Plan:
         return {
             "experiment": exp.name, "n": n, "seed": seed, "n_test": b["n_test"], "family": b["family"],
             "problem": b["problem"], "code": self._code(family_class(b["family"])), **self._plugins(),
+            **({"draws": b["draws"]} if b.get("draws") else {}),
         }
 
     def _resources(self, rule: str, exp: Experiment, n: int, solver: str | None = None) -> dict[str, int]:
@@ -609,6 +631,27 @@ class Plan:
         }
         outputs = dict(zip(paths.TABLE_FORMATS, paths.table_files(table)))
         return Job("make_table", {"table": table}, inputs, outputs, params, 1, {})
+
+    def _sweep_job(self, experiment: str) -> Job:
+        runs = self.sweep_inputs(experiment)
+        params = {
+            "experiment": experiment,
+            "sweeps": sweeps_of(self.config, experiment),
+            "points": {name: [dict(p) for p in sweep_points(s, self.config["experiments"])]
+                       for name, s in sweeps_of(self.config, experiment).items()},
+            "roles": sweep_roles(self.config["experiments"][experiment]),
+            "labels": {experiment: self.experiments[experiment].label},
+            "solver_labels": {s: info.label for s, info in self.experiments[experiment].solvers.items()},
+            "compare_rtol": self.config["compare_rtol"],
+            "code": self._code("invnet.sweep_frame", family_class(self.experiments[experiment].block["family"])),
+        }
+        inputs = {"runs": [paths.run_file(*r) for r in runs]}
+        landscapes = [(p["experiment"], p["n"]) for name, s in sweeps_of(self.config, experiment).items()
+                      if s["over"] not in ("steps", "n") for p in params["points"][name]]
+        if landscapes:  # a parameter sweep: the landscape roughness at each value, from the first seed
+            inputs["data"] = [paths.data_file(e, n, self.experiments[e].seeds[0]) for e, n in dict.fromkeys(landscapes)]
+        outputs = {t: paths.aggregate_file(experiment, t) for t in SWEEP_TABLES}
+        return Job("sweep", {"experiment": experiment}, inputs, outputs, params, 1, dict(SMALL_JOB))
 
     def _study_jobs(self, study: str) -> Iterable[Job]:
         spec, settings = self.studies[study], self.config["studies"][study]

@@ -19,8 +19,8 @@ class ParamSpec:
     """Type, range and default of one config value.
 
     ``kind``: ``float``, ``int``, ``str``, ``bool`` or a tuple of those. ``length``: None for a
-    scalar, n for a list of exactly n entries, -1 for a non-empty list of any length; list entries
-    may themselves be lists of scalars (e.g. ``bounds``). ``minimum``/``maximum`` are inclusive,
+    scalar, n for a list of exactly n entries, -1 for a non-empty list of any length, 0 for a list
+    of any length that may be empty; list entries may themselves be lists of scalars (e.g. ``bounds``). ``minimum``/``maximum`` are inclusive,
     ``positive`` means > 0.
     """
 
@@ -52,9 +52,9 @@ class ParamSpec:
         if self.length is None:
             return self._scalar(value, where)
         if not isinstance(value, (list, tuple)):
-            what = f"a list of length {self.length}" if self.length > 0 else "a non-empty list"
+            what = {0: "a list", -1: "a non-empty list"}.get(self.length, f"a list of length {self.length}")
             raise ConfigError(where, f"expected {what}, got {type(value).__name__} {value!r}")
-        if not value:
+        if not value and self.length != 0:
             raise ConfigError(where, "expected a non-empty list")
         if self.length > 0 and len(value) != self.length:
             raise ConfigError(where, f"expected a list of length {self.length}, got {len(value)}")
@@ -122,7 +122,7 @@ class ParamSpec:
         else:
             nested = isinstance(self.default, (list, tuple)) and any(isinstance(v, (list, tuple)) for v in self.default)
             items = {"type": "array", "items": scalar, "minItems": 1} if nested else scalar
-            out = {"type": "array", "items": items, "minItems": max(self.length, 1)}
+            out = {"type": "array", "items": items, "minItems": 0 if self.length == 0 else max(self.length, 1)}
             if self.length > 0:
                 out["maxItems"] = self.length
             if self.unique:

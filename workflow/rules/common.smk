@@ -14,6 +14,7 @@ from invnet.analysis import AGGREGATE_TABLES
 from invnet.config import InvalidConfig, load_yaml, resolve_config
 from invnet.errors import ArtifactError
 from invnet.plan import Plan
+from invnet.sweeps import SWEEP_TABLES
 
 min_version("9.0")
 

@@ -7,6 +7,9 @@ rule report_page:
         **paths.report_outputs(),
     log:
         paths.log_file("report_page"),
+    benchmark:
+        paths.benchmark_file("report_page")
+    priority: PLAN.priority_function("report_page")
     localrule: True
     conda:
         "../../envs/jobs.yaml"

@@ -37,6 +37,20 @@ from .base import Outcome, SettingsBase, Solver, make_settings
 from .driver import SolveContext
 
 STARTS_STREAM = "bfgs_multistart/starts/n{n}"  # one stream for every multi-start (historical name)
+# Rows of a multi-start evaluated per forward/backward call (BFGS, L-BFGS-B): bounds the memory of
+# a large K·n batch (a KS row keeps ~0.5 MB of autograd graph at T = 20: 2 GB per call). A family
+# whose rows hold much more declares its own limit (``max_rows_per_call``, e.g. the fluid). Rows
+# are independent problems; where a family's rows do not depend on the batch (wave packet,
+# billiards, KS: tests/test_sweeps.py) the chunked run is the unchunked one bit for bit (the
+# fluid's batched FFTs round differently with the batch size: equal to ~1 ulp).
+MAX_ROWS_PER_CALL = 4096
+
+
+def rows_per_call(family) -> int:
+    """Rows per forward/backward call of a multi-start on ``family``: its ``max_rows_per_call``
+    where it declares one (an int >= 1; property or attribute), else :data:`MAX_ROWS_PER_CALL`."""
+    own = getattr(family, "max_rows_per_call", None)
+    return MAX_ROWS_PER_CALL if own is None else max(1, min(int(own), MAX_ROWS_PER_CALL))
 BUDGET_LADDER = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 STARTS_SPEC = ParamSpec(20, int, minimum=1, doc="K: runs per problem (the shared start + K-1 prior draws), best kept")
@@ -250,12 +264,22 @@ class RowObjective:
         return self.base(x, self.problem_of_row[idx])
 
     def value_and_grad(self, x: torch.Tensor, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Losses and gradients of rows ``idx`` (all if None), detached."""
+        """Losses and gradients of rows ``idx`` (all if None), detached; at most
+        :func:`rows_per_call` rows per call of the forward process."""
         if idx is None:
             self.row_evaluations += 1
-            return self.base.value_and_grad(x, None if self.starts == 1 else self.problem_of_row)
-        self.row_evaluations.index_add_(0, idx, torch.ones_like(idx))
-        return self.base.value_and_grad(x, self.problem_of_row[idx])
+            problems = None if self.starts == 1 else self.problem_of_row
+        else:
+            self.row_evaluations.index_add_(0, idx, torch.ones_like(idx))
+            problems = self.problem_of_row[idx]
+        chunk = rows_per_call(self.base.family)
+        if x.shape[0] <= chunk:
+            return self.base.value_and_grad(x, problems)
+        if problems is None:
+            problems = torch.arange(x.shape[0], device=x.device)
+        parts = [self.base.value_and_grad(x[lo:lo + chunk], problems[lo:lo + chunk])
+                 for lo in range(0, x.shape[0], chunk)]
+        return torch.cat([f for f, _ in parts]), torch.cat([g for _, g in parts])
 
 
 class _RowContext(SolveContext):

@@ -4,6 +4,16 @@ JPO minimises the mean of all n losses through the forward process; ``voting`` r
 problem's dL_i/dx_i by its sign or clips its norm before it reaches θ (docs/experiments.md §3). Supervised training
 fits the ground-truth parameters in x-space instead. Solutions are the trained predictions on the
 same (training) problems; predictions on the held-out test set are stored too.
+
+How long they train (docs/experiments.md §2.6): ``steps`` full-batch Adam steps (the default),
+or with ``until: converged`` until the training loss has converged by the window rule of
+:mod:`.convergence` (``converge_window``, ``converge_rtol``), at most ``steps``. Every run records
+the first step at which the rule held (``info["converged_at"]``, None if never), so a fixed-length
+run also says whether its loss had flattened; ``solve_status`` is CONVERGED for a run stopped by
+the rule, BUDGET for one that stopped at ``steps``, and ``iterations`` the step it stopped at.
+``checkpoints`` records the per-problem solutions and losses at those steps within the one run
+(datasets ``checkpoint_*``); with a constant learning rate the state at step s of a longer run is
+bit for bit the state of an s-step run, so one run holds a whole training-length sweep.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from ..errors import ConfigError
 from ..spec import ParamSpec
 from ..seeding import torch_generator
 from .base import Outcome, Solver, SolveStatus
+from .convergence import ConvergenceRule
 from .driver import SolveContext  # the driver shapes every result: in each solver's code fingerprint
 from .networks import ACTIVATIONS, build_network
 
@@ -34,6 +45,21 @@ NETWORK_SETTINGS = {
     "lr_schedule": ParamSpec(
         "constant", str, choices=("constant", "cosine"), doc="learning rate over training: constant or cosine decay to 0"
     ),
+    "until": ParamSpec(
+        "steps", str, choices=("steps", "converged"),
+        doc="stop after `steps` steps, or once the training loss has converged (window rule), at most `steps`",
+    ),
+    "converge_window": ParamSpec(
+        500, int, positive=True, doc="convergence rule: W, the steps of each of the two windows whose mean losses are compared",
+    ),
+    "converge_rtol": ParamSpec(
+        1e-3, float, positive=True,
+        doc="convergence rule: converged when the mean loss of the last W steps is within rtol of the W before",
+    ),
+    "checkpoints": ParamSpec(
+        [], int, length=0, positive=True, unique=True,
+        doc="steps at which the per-problem solutions and losses are also recorded (constant lr only)",
+    ),
 }
 
 
@@ -41,6 +67,18 @@ class _NetworkSolver(Solver):
     cost = 2.0
     network = True
     tuning = {"hidden": [[32, 32], [64, 64], [128, 128]], "lr": [3e-4, 1e-3, 3e-3], "lr_schedule": ["constant", "cosine"]}
+
+    @classmethod
+    def check_settings(cls, settings, where: str) -> None:
+        late = [c for c in settings.checkpoints if c > settings.steps]
+        if late:
+            raise ConfigError(f"{where}.checkpoints", f"entries must be <= steps ({settings.steps}), got {late}")
+        if settings.checkpoints and settings.lr_schedule != "constant":
+            raise ConfigError(
+                f"{where}.checkpoints",
+                f"need lr_schedule: constant (got {settings.lr_schedule!r}: its learning rate at step s depends on "
+                "the total steps, so the state at a checkpoint would be no shorter run's); allowed: constant",
+            )
 
     @classmethod
     def check_family(cls, settings, family, where: str) -> None:
@@ -65,33 +103,77 @@ class _NetworkSolver(Solver):
         schedule = None
         if s.lr_schedule == "cosine":
             schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.steps)
+        rule = ConvergenceRule(s.converge_window, s.converge_rtol)
+        checkpoints = _Checkpoints(s.checkpoints)
         ctx.expect_steps(s.steps)
+        stop = s.steps
         for k in range(s.steps):
             opt.zero_grad(set_to_none=True)
             x = net(feats)
             train_loss, true_losses = self.training_loss(ctx, x, obj)
-            if ctx.wants(k):
+            counted = true_losses is not None  # the losses of this state were counted evaluations
+            if ctx.wants(k) or k in checkpoints:
                 if true_losses is None:
                     with torch.no_grad():
                         true_losses = diag(x)
-                ctx.record(k, true_losses)
+                if ctx.wants(k):
+                    ctx.record(k, true_losses)
+                if k in checkpoints:
+                    checkpoints.save(k, x, true_losses, ctx.evaluations() + (0 if counted else 1))
             train_loss.backward()
             opt.step()
             if schedule is not None:
                 schedule.step()
+            if rule.update(train_loss.item()) and s.until == "converged":
+                stop = k + 1  # the state after this update: bit for bit a (k + 1)-step run's
+                break
         with torch.no_grad():
             x = net(feats)
             final = obj(x)
-            extras = {}
+            extras = checkpoints.datasets(stop, x, final, ctx.evaluations())
             if ctx.test is not None:
                 tobj = ctx.objective("test")
                 tx = net(fam.features(tobj.y_target, tobj.gamma))
-                extras = {"test_x": tx, "test_loss": tobj(tx)}
-        ctx.record(s.steps, final)
+                extras.update(test_x=tx, test_loss=tobj(tx))
+        ctx.record(stop, final)  # kept when step `stop` is among the history's log-spaced steps
+        converged = s.until == "converged" and rule.first == stop
         return Outcome(
-            x=x, loss=final, iterations=s.steps, status=SolveStatus.BUDGET, extras=extras,
-            info={"network_parameters": sum(p.numel() for p in net.parameters())},
+            x=x, loss=final, iterations=stop, status=SolveStatus.CONVERGED if converged else SolveStatus.BUDGET,
+            extras=extras,
+            info={"network_parameters": sum(p.numel() for p in net.parameters()), "converged_at": rule.first},
         )
+
+
+class _Checkpoints:
+    """The per-problem state at declared steps of one training run (datasets ``checkpoint_*``):
+    ``checkpoint_step`` the declared steps, ``checkpoint_at`` the step whose state is stored (the
+    run's last step where it stopped earlier, by the convergence rule), ``checkpoint_x`` (C, n, dim),
+    ``checkpoint_loss`` (C, n) and ``checkpoint_evaluations`` (C, n): what a run of that many steps
+    would record as its solutions, losses and evaluations."""
+
+    def __init__(self, steps):
+        self.steps = sorted(int(c) for c in steps)
+        self.saved: dict[int, tuple[torch.Tensor, torch.Tensor, object]] = {}
+
+    def __contains__(self, k: int) -> bool:
+        return k in self.steps
+
+    def save(self, k: int, x: torch.Tensor, losses: torch.Tensor, evaluations) -> None:
+        self.saved[k] = (x.detach().clone(), losses.detach().clone(), evaluations)
+
+    def datasets(self, stop: int, x: torch.Tensor, loss: torch.Tensor, evaluations) -> dict[str, object]:
+        """The checkpoint datasets ({} without checkpoints); steps at or after ``stop`` hold the
+        final state (``x``, ``loss``, ``evaluations``)."""
+        if not self.steps:
+            return {}
+        states = [self.saved[c] if c < stop else (x, loss, evaluations) for c in self.steps]
+        return {
+            "checkpoint_step": torch.tensor(self.steps, dtype=torch.int64),
+            "checkpoint_at": torch.tensor([min(c, stop) for c in self.steps], dtype=torch.int64),
+            "checkpoint_x": torch.stack([st[0] for st in states]),
+            "checkpoint_loss": torch.stack([st[1] for st in states]),
+            "checkpoint_evaluations": torch.stack([torch.as_tensor(st[2], dtype=torch.int64) for st in states]),
+        }
 
 
 class JPO(_NetworkSolver):
