@@ -88,7 +88,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
                 ax.errorbar([beat], [y - WHISKER], xerr=[[beat - at_n.loc[s, "beat_min"]], [at_n.loc[s, "beat_max"] - beat]],
                             fmt="none", ecolor="black", elinewidth=0.8, capsize=2.5, zorder=5)
         problems = int(at_n["problems"].max()) if not at_n.empty else 0
-        ax.set_title(f"$n = {n}$ ({problems} problems, seeds pooled)", fontsize=8)
+        ax.set_title(f"$n = {n}$ ({problems} problems)", fontsize=8)
         ax.set_xlim(0, 1)
         ax.set_xlabel("fraction of problems")
         ax.tick_params(axis="y", length=0)
@@ -108,7 +108,7 @@ def plot(inputs: FigureInputs, pdf: str | os.PathLike, png: str | os.PathLike):
     handles.append(plt.Line2D([], [], color="black", lw=0.8, marker="|", ms=5,
                               label="beat fraction: min–max over seeds"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7)
-    fig.suptitle(f"{inputs.labels[experiment]}: outcome per problem against {base} "
+    fig.suptitle(f"{inputs.labels[experiment]}: outcome per problem against {base}, seeds pooled "
                  "(comparison rule: docs/experiments.md §2.2)", fontsize=8)
     return save_figure(fig, pdf, png)
 
