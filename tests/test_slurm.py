@@ -156,6 +156,7 @@ def test_slurm_scancel_then_rerun(tmp_path):
     cfg["experiments"] = {"billiards": cfg["experiments"]["billiards"]}
     cfg["experiments"]["billiards"]["solvers"]["jpo"]["steps"] = 1000
     cfg.pop("studies", None)
+    cfg.pop("sweeps", None)  # the smoke sweeps name the wave packet, which this config leaves out
     target = ("results/runs/billiards/jpo/n8/seed0.h5", "--configfile", "config/killed.yaml")
     local = copy_workflow(tmp_path / "local", with_src=True)
     work = copy_workflow(tmp_path / "wf", with_src=True)
