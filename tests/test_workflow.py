@@ -259,8 +259,8 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(smoke_run, measur
 @pytest.mark.slow
 def test_restored_bundle_runs_no_data_or_solve_job(smoke_run, tmp_path, measured):
     """`snakemake bundle` of the smoke run, restored into a fresh copy of the workflow with
-    `invnet bundle restore`: the next run's dry-run lists only aggregate, figure, table and report
-    jobs (all of them), and a table rebuilt from the restored artifacts is byte-identical."""
+    `invnet bundle restore`: the next run's dry-run lists only aggregate (and sweep), figure, table
+    and report jobs (all of them), and a table rebuilt from the restored artifacts is byte-identical."""
     import os
     import sys
 
@@ -279,8 +279,8 @@ def test_restored_bundle_runs_no_data_or_solve_job(smoke_run, tmp_path, measured
     dry = snakemake(clone, "-n", "--configfile", "config/smoke.yaml", pythonpath=clone / "src")
     assert dry.returncode == 0, dry.stderr[-3000:]
     counts = job_counts(dry.stdout + dry.stderr)
-    light = ("aggregate", "figure_panels", "plot_experiment_figure", "plot_combined_figure", "make_table",
-             "study_table", "report_page")
+    light = ("aggregate", "sweep", "figure_panels", "plot_experiment_figure", "plot_combined_figure", "make_table",
+             "study_table", "report_page")  # sweep: beat fractions from the restored runs, like an aggregate
     plan_counts = plan_of(smoke_config()).counts()
     assert counts == {"all": 1, **{r: plan_counts[r] for r in light}}, (dry.stdout + dry.stderr)[-3000:]
 
