@@ -66,6 +66,13 @@ class Rendered:
     label: str
     align: str | None = None
 
+    @classmethod
+    def of(cls, numeric: pd.DataFrame, display: Callable[[bool], pd.DataFrame], caption: Callable[[bool], str],
+           label: str, align: str | None = None) -> Rendered:
+        """The usual rendering: ``display(latex)`` and ``caption(latex)`` called once for LaTeX
+        (True) and once for Markdown (False)."""
+        return cls(numeric, display(True), display(False), caption(True), caption(False), label, align)
+
 
 @dataclass(frozen=True)
 class TableSpec:

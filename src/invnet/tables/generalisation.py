@@ -67,15 +67,8 @@ def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFra
 
 def render(inputs: TableInputs) -> Rendered:
     table = numeric(inputs.tables["generalisation"], inputs)
-    return Rendered(
-        numeric=table,
-        latex=display(table, inputs, latex=True),
-        markdown=display(table, inputs, latex=False),
-        caption_latex=CAPTION,
-        caption_markdown=CAPTION,
-        label="tab:generalisation",
-        align="llrrrrrrrr",
-    )
+    return Rendered.of(table, lambda latex: display(table, inputs, latex), lambda latex: CAPTION,
+                       "tab:generalisation", "llrrrrrrrr")
 
 
 TABLE = TableSpec(

@@ -181,15 +181,8 @@ def caption(latex: bool) -> str:
 
 def render(inputs: TableInputs) -> Rendered:
     table = numeric(read_data(inputs.data), read_runs(inputs.runs, DATASETS), inputs.experiments, inputs.solvers)
-    return Rendered(
-        numeric=table,
-        latex=display(table, inputs, latex=True),
-        markdown=display(table, inputs, latex=False),
-        caption_latex=caption(latex=True),
-        caption_markdown=caption(latex=False),
-        label="tab:experiments",
-        align="lllllrll",
-    )
+    return Rendered.of(table, lambda latex: display(table, inputs, latex), lambda latex: caption(latex=latex),
+                       "tab:experiments", "lllllrll")
 
 
 TABLE = TableSpec(

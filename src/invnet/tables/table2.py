@@ -110,15 +110,8 @@ def caption(rtol: float, latex: bool = True) -> str:
 def render(inputs: TableInputs) -> Rendered:
     table = numeric(inputs.tables["fractions"], inputs.solvers, inputs.experiments)
     rtol = float(inputs.settings["compare_rtol"])
-    return Rendered(
-        numeric=table,
-        latex=display(table, inputs, latex=True),
-        markdown=display(table, inputs, latex=False),
-        caption_latex=caption(rtol),
-        caption_markdown=caption(rtol, latex=False),
-        label="tab:beat-bfgs",
-        align="llrcccrrrrr",
-    )
+    return Rendered.of(table, lambda latex: display(table, inputs, latex), lambda latex: caption(rtol, latex=latex),
+                       "tab:beat-bfgs", "llrcccrrrrr")
 
 
 TABLE = TableSpec(

@@ -84,15 +84,8 @@ def caption(latex: bool) -> str:
 
 def render(inputs: TableInputs) -> Rendered:
     table = numeric(inputs.tables["fractions"], inputs.solvers, inputs.experiments)
-    return Rendered(
-        numeric=table,
-        latex=display(table, inputs, latex=True),
-        markdown=display(table, inputs, latex=False),
-        caption_latex=caption(latex=True),
-        caption_markdown=caption(latex=False),
-        label="tab:final-loss",
-        align="llrrrrr",
-    )
+    return Rendered.of(table, lambda latex: display(table, inputs, latex), lambda latex: caption(latex=latex),
+                       "tab:final-loss", "llrrrrr")
 
 
 TABLE = TableSpec(

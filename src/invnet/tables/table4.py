@@ -50,15 +50,8 @@ def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFra
 
 def render(inputs: TableInputs) -> Rendered:
     table = numeric(inputs.tables["summary"], inputs.solvers, inputs.experiments)
-    return Rendered(
-        numeric=table,
-        latex=display(table, inputs, latex=True),
-        markdown=display(table, inputs, latex=False),
-        caption_latex=CAPTION,
-        caption_markdown=CAPTION,
-        label="tab:cost",
-        align="llrrrrrr",
-    )
+    return Rendered.of(table, lambda latex: display(table, inputs, latex), lambda latex: CAPTION,
+                       "tab:cost", "llrrrrrr")
 
 
 TABLE = TableSpec(

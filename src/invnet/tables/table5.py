@@ -126,15 +126,8 @@ def caption(latex: bool) -> str:
 
 def render(inputs: TableInputs) -> Rendered:
     table = numeric(read_runs(inputs.runs), inputs.experiments, inputs.solvers)
-    return Rendered(
-        numeric=table,
-        latex=display(table, inputs, latex=True),
-        markdown=display(table, inputs, latex=False),
-        caption_latex=caption(latex=True),
-        caption_markdown=caption(latex=False),
-        label="tab:hyperparameters",
-        align="llrll",
-    )
+    return Rendered.of(table, lambda latex: display(table, inputs, latex), lambda latex: caption(latex=latex),
+                       "tab:hyperparameters", "llrll")
 
 
 TABLE = TableSpec(
