@@ -3,6 +3,7 @@ bytes (no timestamps) and provenance (config, seed, versions, git commit) in att
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -243,3 +244,13 @@ def provenance(**extra: Any) -> dict[str, Any]:
     }
     rec.update(extra)
     return rec
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (links a run to its exact problem set;
+    the bundle's and the status check's per-file checksum)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

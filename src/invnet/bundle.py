@@ -63,24 +63,16 @@ def _relative(path: str | os.PathLike) -> str:
     return text[at:]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def manifest(files: list[str | os.PathLike], config: dict[str, Any]) -> dict[str, Any]:
     """The manifest of ``files`` (artifact paths) made with ``config``."""
-    from .artifacts import git_commit
+    from .artifacts import file_sha256, git_commit
     from .report import provenance_summary
 
     entries = []
     for path in sorted(files, key=_relative):
         rel = _relative(path)
         kind = next((k for prefix, k in KINDS.items() if rel.startswith(prefix)), "other")
-        entries.append({"path": rel, "kind": kind, "size": Path(path).stat().st_size, "sha256": _sha256_file(Path(path))})
+        entries.append({"path": rel, "kind": kind, "size": Path(path).stat().st_size, "sha256": file_sha256(Path(path))})
     return {
         "format": FORMAT,
         "config_sha256": config_sha256(config),
@@ -232,6 +224,7 @@ def restore(bundle: str | os.PathLike, plan, root: str | os.PathLike = ".", forc
     """Check ``bundle`` against ``plan`` (its config) and every checksum, then put its files in
     place under ``root`` (nothing with ``dry``); BundleError with one line on any refusal (see
     the module docstring). Returns the manifest."""
+    from .artifacts import file_sha256
     from .status import status_rows
 
     bundle, root = Path(bundle), Path(root)
@@ -247,7 +240,7 @@ def restore(bundle: str | os.PathLike, plan, root: str | os.PathLike = ".", forc
             raise BundleError(f"bundle {bundle}: {r.path} is {r.state} for this checkout: {r.detail}{more}; check "
                               f"out the commit it was made at ({_commits(man)}) or pass --force")
         names = [e["path"] for e in man["files"]]
-        clashes = [n for n in names if (root / n).exists() and _sha256_file(root / n) != _sha256_file(stage / n)]
+        clashes = [n for n in names if (root / n).exists() and file_sha256(root / n) != file_sha256(stage / n)]
         if clashes and not force:
             more = f" ({len(clashes) - 1} more)" if len(clashes) > 1 else ""
             raise BundleError(f"bundle {bundle}: {clashes[0]} exists here and differs from the bundle's{more}; "

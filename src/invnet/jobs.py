@@ -10,7 +10,6 @@ imports only what it computes with.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -104,10 +103,6 @@ def load_problem(params: Mapping[str, Any], data: str | os.PathLike):
     return family, train, test
 
 
-def _file_sha256(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def run_config(params: Mapping[str, Any], problem: Mapping[str, Any]) -> dict[str, Any]:
     """The ``config`` attribute of a run artifact: the slice of a solve job's params that
     determined the run (``problem``: the family's description). ``invnet.status`` compares a
@@ -129,7 +124,7 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
     """
     import numpy as np
 
-    from .artifacts import STATUS_NAMES, STATUS_OK, provenance, read_h5, write_h5
+    from .artifacts import STATUS_NAMES, STATUS_OK, file_sha256, provenance, read_h5, write_h5
     from .devices import device_name, resolve_device
 
     experiment, solver, n, seed = params["experiment"], params["solver"], int(params["n"]), int(params["seed"])
@@ -174,7 +169,7 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
         "config": run_config(params, family.describe()),
         "provenance": provenance(
             seed=seed, n=n, experiment=experiment, solver=solver, wall_time_s=wall, data_file=str(data),
-            data_sha256=_file_sha256(data), init_file=None if init is None else str(init), info=result.info,
+            data_sha256=file_sha256(data), init_file=None if init is None else str(init), info=result.info,
             device=device_name(device), threads=threads, threads_granted=threads_granted,
             code_fingerprint=params["code"],
         ),

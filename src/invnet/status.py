@@ -24,7 +24,6 @@ also holds where Snakemake has no metadata (a fresh clone, a restored bundle).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -94,14 +93,6 @@ class Status:
     def to_dict(self) -> dict[str, Any]:
         est = asdict(self.estimate) | {"wall_seconds": self.estimate.wall_seconds}
         return {"rows": [asdict(r) | {"label": r.label} for r in self.rows], "totals": self.totals(), "estimate": est}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _normal(value: Any) -> Any:
@@ -199,7 +190,9 @@ def _run_row(job, root: Path, data: Row, start: Row | None, data_hash: dict[str,
         else:
             prov = attrs.get("provenance") if isinstance(attrs.get("provenance"), dict) else {}
             if data.path not in data_hash:
-                data_hash[data.path] = _sha256(root / data.path)
+                from .artifacts import file_sha256
+
+                data_hash[data.path] = file_sha256(root / data.path)
             if prov.get("data_sha256") != data_hash[data.path]:
                 reason = "made from another problem set (data_sha256 differs from its data file's)"
     if reason is None and start is not None and start.state != "done":

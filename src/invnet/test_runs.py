@@ -47,10 +47,10 @@ def solve_test_set(params: Mapping[str, Any], inputs: Mapping[str, list[str]], o
     its test-run artifact (datasets as a run artifact's, for the test problems)."""
     import numpy as np
 
-    from .artifacts import provenance, write_h5
+    from .artifacts import file_sha256, provenance, write_h5
     from .devices import device_name, resolve_device
     from .errors import ArtifactError
-    from .jobs import _file_sha256, load_problem, solve_problem_set
+    from .jobs import load_problem, solve_problem_set
 
     experiment, solver, seed = params["experiment"], params["solver"], int(params["seed"])
     data = inputs["data"][0]
@@ -81,7 +81,7 @@ def solve_test_set(params: Mapping[str, Any], inputs: Mapping[str, list[str]], o
         },
         "provenance": provenance(
             seed=seed, n=test.n, experiment=experiment, solver=solver, wall_time_s=wall, data_file=str(data),
-            data_sha256=_file_sha256(data), info=result.info, device=device_name(device), threads=threads,
+            data_sha256=file_sha256(data), info=result.info, device=device_name(device), threads=threads,
             threads_granted=threads_granted, code_fingerprint=params["code"],
         ),
     })
