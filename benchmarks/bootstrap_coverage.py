@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from invnet.bootstrap import intervals
+from invnet.bootstrap import simulated_coverage
 
 CASES = [  # (p, seeds, problems per seed, sd of the per-seed p)
     (0.3, 5, 64, 0.0), (0.3, 2, 64, 0.0), (0.3, 5, 16, 0.0), (0.8, 5, 256, 0.0), (0.3, 1, 64, 0.0),
@@ -22,21 +20,9 @@ CASES = [  # (p, seeds, problems per seed, sd of the per-seed p)
 ]
 
 
-def coverage(p: float, seeds: int, problems: int, seed_sd: float, repetitions: int, adjust: bool | str,
-             rng_seed: int = 1) -> tuple[float, float]:
-    rng = np.random.default_rng(rng_seed)
-    hits, widths = 0, []
-    for _ in range(repetitions):
-        if seed_sd:
-            m = p * (1 - p) / seed_sd**2 - 1
-            probs = rng.beta(p * m, (1 - p) * m, size=seeds)
-        else:
-            probs = np.full(seeds, p)
-        groups = [(rng.random(problems) < q).astype(float) for q in probs]
-        iv = intervals(groups, replicates=1000, rng=rng, bounds=[(0, 1)], adjust=adjust)[0]
-        hits += iv.contains(p)
-        widths.append(iv.high - iv.low)
-    return hits / repetitions, float(np.mean(widths))
+def coverage(p: float, seeds: int, problems: int, seed_sd: float, repetitions: int,
+             adjust: bool | str) -> tuple[float, float]:
+    return simulated_coverage(p, seeds, problems, repetitions, seed_sd, adjust)
 
 
 def main() -> None:

@@ -14,29 +14,15 @@ import pandas as pd
 import pytest
 
 from helpers import run_plan, tiny_wavepacket
-from invnet.bootstrap import Interval, fraction_interval, intervals
+from invnet.bootstrap import Interval, fraction_interval, simulated_coverage
 from invnet.readme import BEGIN, END, block, lines, replace_block
 from invnet.tables.verdict import verdict
 
 
 def coverage(p: float, seeds: int, problems: int, repetitions: int = 400, seed_sd: float = 0.0,
              adjust: bool = True) -> tuple[float, float]:
-    """(how often the 95 % interval of a fraction holds the true p, mean width) over seeded
-    repetitions: each draws ``seeds`` groups of ``problems`` Bernoulli outcomes (success
-    probability p, or per seed a Beta draw with mean p and sd ``seed_sd``)."""
-    rng = np.random.default_rng(20261203)
-    hits, widths = 0, []
-    for _ in range(repetitions):
-        if seed_sd:
-            m = p * (1 - p) / seed_sd**2 - 1
-            probs = rng.beta(p * m, (1 - p) * m, size=seeds)
-        else:
-            probs = np.full(seeds, p)
-        groups = [(rng.random(problems) < q).astype(float) for q in probs]
-        iv = intervals(groups, replicates=1000, rng=rng, bounds=[(0, 1)], adjust=adjust)[0]
-        hits += iv.contains(p)
-        widths.append(iv.high - iv.low)
-    return hits / repetitions, float(np.mean(widths))
+    """Coverage and mean width of the 95 % interval on Bernoulli outcomes with a known p."""
+    return simulated_coverage(p, seeds, problems, repetitions, seed_sd, adjust, rng_seed=20261203)
 
 
 @pytest.mark.parametrize("seeds, problems", [(5, 64), (2, 64), (5, 16)])

@@ -136,3 +136,24 @@ def fraction_interval(groups: Sequence[np.ndarray], level: float = LEVEL, replic
                       rng: np.random.Generator | None = None) -> Interval:
     """The interval of one fraction: ``groups`` are per-seed arrays of 0/1 indicators."""
     return intervals(groups, level, replicates, rng, bounds=[(0.0, 1.0)])[0]
+
+
+def simulated_coverage(p: float, seeds: int, problems: int, repetitions: int, seed_sd: float = 0.0,
+                       adjust: bool | str = True, rng_seed: int = 1) -> tuple[float, float]:
+    """(how often the 95 % interval of a fraction holds the true p, mean width) over seeded
+    repetitions on a case with a known answer: each draws ``seeds`` groups of ``problems``
+    Bernoulli outcomes (success probability p, or per seed a Beta draw with mean p and sd
+    ``seed_sd``). Used by tests/test_verdict.py and benchmarks/bootstrap_coverage.py."""
+    rng = np.random.default_rng(rng_seed)
+    hits, widths = 0, []
+    for _ in range(repetitions):
+        if seed_sd:
+            m = p * (1 - p) / seed_sd**2 - 1
+            probs = rng.beta(p * m, (1 - p) * m, size=seeds)
+        else:
+            probs = np.full(seeds, p)
+        groups = [(rng.random(problems) < q).astype(float) for q in probs]
+        iv = intervals(groups, replicates=1000, rng=rng, bounds=[(0, 1)], adjust=adjust)[0]
+        hits += iv.contains(p)
+        widths.append(iv.high - iv.low)
+    return hits / repetitions, float(np.mean(widths))
