@@ -64,9 +64,22 @@ def test_smoke_dag_end_to_end(smoke_run, measured):
     plan = plan_of(smoke_config())
     missing = [p for j in plan.jobs for p in j.output_files if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
+    exact, sampled = 0.0, 0.0
     for job in plan.jobs:  # one log and one benchmark per job (benchmarks/profile.py reads them)
         assert (work / job.log).is_file(), job.log
         assert (work / job.benchmark).is_file(), job.benchmark
+        # Each log ends with the job's exact CPU; Snakemake's sampled cpu_time is a lower bound of it
+        # (up to the interpreter's exit after the line).
+        last = [line for line in (work / job.log).read_text().splitlines() if "job_cpu_s=" in line]
+        assert len(last) == 1, job.log
+        cpu = float(last[0].split("job_cpu_s=")[1].split()[0])
+        bench = (work / job.benchmark).read_text().splitlines()[-1].split("\t")
+        head = (work / job.benchmark).read_text().splitlines()[0].split("\t")
+        value = bench[head.index("cpu_time")]
+        if value != "NA":
+            assert float(value) <= cpu + 0.25, (job.log, value, cpu)
+            exact, sampled = exact + cpu, sampled + float(value)
+    assert exact >= sampled
     assert not list((work / "results").rglob(".*.tmp.*")), "temporary files left behind"
 
     # Nothing left to do: neither for the default target nor for any named target (one dry run
@@ -75,7 +88,8 @@ def test_smoke_dag_end_to_end(smoke_run, measured):
     dry = snakemake(work, *targets, "-n", "--configfile", "config/smoke.yaml", pythonpath=work / "src")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
-    measured(f"smoke DAG: {len(plan.jobs)} jobs, {run.wall_s:.0f} s wall")
+    measured(f"smoke DAG: {len(plan.jobs)} jobs, {run.wall_s:.0f} s wall; job CPU {exact:.0f} s exact, "
+             f"{sampled:.0f} s in the benchmark files' samples")
 
 
 @pytest.mark.slow
