@@ -55,7 +55,7 @@ def run_snakemake_job(smk: Any) -> None:
 
 def _exit_without_teardown(handle) -> None:
     """End a finished job's process at once, exit status 0. The interpreter's teardown (unloading
-    torch and the other extension modules) costs about 0.45 s of CPU per job and does nothing a job
+    torch and the other extension modules) costs 0.3-0.45 s of CPU per job (benchmarks/startup.py) and does nothing a job
     needs: its outputs are written and renamed, and its log is flushed and closed here first."""
     logging.shutdown()
     for stream in (sys.stdout, sys.__stderr__, handle):
