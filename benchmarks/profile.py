@@ -14,7 +14,11 @@ Definitions (per job):
   (runs before that line existed), the benchmark's ``cpu_time``: Snakemake samples it every 0.5 s
   for the first 15 s of a job, then every 30 s, and keeps the last sample, a lower bound short by
   up to 0.5 s on short jobs and up to 30 s on long ones. Both are printed, so the sampling's
-  shortfall is measured where the exact value exists.
+  shortfall is measured where the exact value exists. A job that ran in a process forked from
+  the warm interpreter (``invnet.warm``; its log line ends ``warm=1``) logs the forked process's
+  CPU; its Snakemake job process (the client that handed it over) is the benchmark's process, so
+  its CPU is the logged value plus the benchmark's ``cpu_time``. The warm server's own start
+  (about 1.5 s of CPU, once per code version and idle period) is in no job's count.
 - work: for a solve job, the share of its CPU spent in the solver: CPU × wall_time_s / s, with
   ``wall_time_s`` the solver's own wall time (the solve itself, without imports, reading the data
   or writing) and ``s`` the job's wall time (on a loaded machine wall exceeds CPU, for both alike);
@@ -64,6 +68,7 @@ class JobCost:
     work: float | None = None  # the solver's own wall time (solve jobs), then CPU in the work
     startup: float = 0.0
     sampled: float = 0.0  # the benchmark's sampled cpu_time (a lower bound)
+    warm: bool = False  # ran in a process forked from the warm interpreter
     exact: bool = False  # cpu is the job's own exact CPU (its log's job_cpu_s line)
 
     @property
@@ -93,26 +98,28 @@ def read_jobs(root: Path) -> list[JobCost]:
         except (KeyError, ValueError):
             continue  # "NA": the job ended before the first sample
         job = JobCost(rule, dict(zip(names, values)), wall, cpu, sampled=cpu)
-        exact = logged_cpu(root / "logs" / rel.with_suffix(".log"))
+        exact, warm = logged_cpu(root / "logs" / rel.with_suffix(".log"))
         if exact is not None:
-            job.cpu, job.exact = exact, True
+            job.cpu, job.exact, job.warm = exact + (cpu if warm else 0.0), not warm, warm
         if rule == "solve":
             job.work = solver_wall_time(root, job.wildcards)
         jobs.append(job)
     return jobs
 
 
-def logged_cpu(log: Path) -> float | None:
-    """The exact CPU seconds a job's log ends with (``job_cpu_s=``), or None."""
+def logged_cpu(log: Path) -> tuple[float | None, bool]:
+    """The exact CPU seconds a job's log ends with (``job_cpu_s=``), or None; and whether the job
+    ran forked from the warm interpreter (``warm=1``: the value is the forked process's alone)."""
     try:
         lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return None
+        return None, False
     for line in reversed(lines[-5:]):
-        for field in line.split():
+        fields = line.split()
+        for field in fields:
             if field.startswith("job_cpu_s="):
-                return float(field.removeprefix("job_cpu_s="))
-    return None
+                return float(field.removeprefix("job_cpu_s=")), "warm=1" in fields
+    return None, False
 
 
 def solver_wall_time(root: Path, w: dict[str, str]) -> float | None:
@@ -194,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     show("per job kind", rows)
     show("per rule", rule_rows + [total])
     show(f"the {args.top} most expensive job kinds (CPU)", sorted(rows, key=lambda r: -r[5])[: args.top])
+    warm = [j for j in jobs if j.warm]
+    if warm:
+        print(f"\n{len(warm)} of {n} jobs ran forked from the warm interpreter: their CPU is the forked "
+              f"process's exact CPU ({sum(j.cpu - j.sampled for j in warm):.0f} s) plus their Snakemake job "
+              f"process's sampled CPU ({sum(j.sampled for j in warm):.0f} s)")
     exact = [j for j in jobs if j.exact]
     if exact:
         got, sampled = sum(j.cpu for j in exact), sum(j.sampled for j in exact)

@@ -13,6 +13,10 @@ of its solve; its start-up is the rest. ``-X importtime`` shows which heavy pack
 
 ``--tree`` measures another checkout (its workflow and its src/), e.g. main before a change.
 
+Each job kind is measured twice: started cold (``INVNET_WARM=0``: a new interpreter that imports
+what it needs) and, where the tree has ``invnet.warm``, forked from the warm interpreter (the job
+process hands the job over; its CPU is its own plus the forked process's, from the job's log).
+
 Last line: ``floor_torch_s=<f> data_s=<d> bfgs_s=<b> bfgs_startup_s=<bs> gd_s=<g> gd_startup_s=<gs>
 figure_s=<p> figure_imports_torch=<yes|no>`` (medians of whole jobs; *_startup = job CPU - solve CPU,
 n/a for versions whose logs give no solve CPU; a data job's own work is milliseconds).
@@ -47,6 +51,26 @@ def cpu_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def logged_job_cpu(log: Path) -> float:
+    """The forked process's CPU a warm job's log ends with (``job_cpu_s=... warm=1``)."""
+    match = re.search(r"job_cpu_s=([\d.]+).* warm=1", log.read_text())
+    if not match:
+        raise RuntimeError(f"{log}: the job did not run in the warm interpreter")
+    return float(match.group(1))
+
+
+def start_warm_server(script: Path, cwd: Path, env: dict[str, str]) -> None:
+    """Run a job until one runs forked from a warm interpreter (the first starts the server)."""
+    import time
+
+    for _ in range(200):
+        subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, check=True, capture_output=True)
+        if "warm=1" in (cwd / job_of(script)[2]).read_text():
+            return
+        time.sleep(0.2)
+    raise RuntimeError("no warm interpreter came up")
 
 
 def job_of(script: Path) -> tuple[str, dict[str, str], str]:
@@ -85,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tree", type=Path, default=REPO, help="the checkout to measure (workflow and src/)")
     args = ap.parse_args(argv)
     tree = args.tree.resolve()
-    env = dict(os.environ, PYTHONPATH=str(tree / "src"), MPLBACKEND="Agg")
+    env = dict(os.environ, PYTHONPATH=str(tree / "src"), MPLBACKEND="Agg", INVNET_WARM="0")
+    warm_env = dict(env, INVNET_WARM="1", INVNET_WARM_IDLE_S="60")
+    has_warm = (tree / "src" / "invnet" / "warm.py").exists()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
@@ -101,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
                 kinds[kind] = (script, log)
         samples: dict[str, list[float]] = {k: [] for k in [*FLOORS, *kinds]}
         startups: dict[str, list[float]] = {k: [] for k in kinds if k.startswith("solve")}
+        warm: dict[str, list[float]] = {k: [] for k in kinds} if has_warm else {}
+        warm_startups: dict[str, list[float]] = {k: [] for k in startups} if has_warm else {}
+        if has_warm:
+            start_warm_server(next(iter(kinds.values()))[0], work, warm_env)
         for _ in range(args.repeats):
             for floor, cmd in FLOORS.items():
                 samples[floor].append(cpu_of([sys.executable, *cmd], work, env))
@@ -110,11 +140,24 @@ def main(argv: list[str] | None = None) -> int:
                 solve = solve_cpu(work / log) if kind in startups else None
                 if solve is not None:
                     startups[kind].append(cpu - solve)
+                if has_warm:
+                    client = cpu_of([sys.executable, str(script)], work, warm_env)
+                    total = client + logged_job_cpu(work / log)
+                    warm[kind].append(total)
+                    if kind in warm_startups:
+                        warm_startups[kind].append(total - solve_cpu(work / log))
         med = {k: statistics.median(v) for k, v in samples.items()}
         print(f"CPU seconds per process, median of {args.repeats} (this machine, this sitting):")
         for kind, value in med.items():
             extra = f"  start-up {statistics.median(startups[kind]):.2f} s (job - its solve)" if startups.get(kind) else ""
             print(f"  {kind:24s} {value:6.2f} s  ({value - med['torch']:+.2f} s vs import torch){extra}")
+        if has_warm:
+            print("forked from the warm interpreter (job process + forked process, from the job's log):")
+            for kind, values in warm.items():
+                extra = (f"  start-up {statistics.median(warm_startups[kind]):.2f} s (job - its solve)"
+                         if warm_startups.get(kind) else "")
+                print(f"  {kind:24s} {statistics.median(values):6.2f} s  "
+                      f"({statistics.median(values) - med['torch']:+.2f} s vs import torch){extra}")
         print("heavy imports each job loads (cumulative import time of one run, wall s):")
         imports = {}
         for kind, (script, _) in kinds.items():
@@ -126,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"floor_torch_s={med['torch']:.2f} floor_torch_no_teardown_s={med['torch, no teardown']:.2f} data_s={med['generate_data']:.2f} bfgs_s={med['solve bfgs']:.2f} "
           f"bfgs_startup_s={startup('solve bfgs')} gd_s={med['solve gd']:.2f} gd_startup_s={startup('solve gd')} "
-          f"figure_s={med['plot_experiment_figure']:.2f} figure_imports_torch={'yes' if figure_torch else 'no'}")
+          f"figure_s={med['plot_experiment_figure']:.2f} figure_imports_torch={'yes' if figure_torch else 'no'}"
+          + ("".join(f" warm_{name}_s={statistics.median(warm[kind]):.2f}" for name, kind in
+                     (("data", "generate_data"), ("bfgs", "solve bfgs"), ("gd", "solve gd"),
+                      ("figure", "plot_experiment_figure"))) if has_warm else ""))
     return 0
 
 

@@ -2,7 +2,12 @@
 the ``measured`` lines tests record (wall times, artifact counts) printed at the end of the run,
 also from pytest-xdist workers, whose own output is not shown."""
 
+import os
+
 import pytest
+
+# Warm interpreters (invnet.warm) that the tests' Snakemake runs start end soon after their last job.
+os.environ.setdefault("INVNET_WARM_IDLE_S", "15")
 
 from helpers import tiny_wavepacket
 

@@ -37,31 +37,65 @@ def run_job(rule: str, params: Mapping[str, Any], inputs: Inputs, outputs: Outpu
 
 
 def run_snakemake_job(smk: Any) -> None:
-    """Run the job of a Snakemake ``script:`` (the ``snakemake`` object): its log receives
-    Python logging and stderr; named inputs and outputs are passed on as lists and paths."""
+    """Run the job of a Snakemake ``script:`` (the ``snakemake`` object) and end the process with
+    its exit status: in a process forked from this machine's warm interpreter where one runs
+    (:mod:`invnet.warm`), else here."""
+    job = {
+        "rule": smk.rule, "params": smk.params.job, "log": smk.log[0], "threads": smk.threads,
+        "inputs": {name: [str(p) for p in ([value] if isinstance(value, str) else value)]
+                   for name, value in smk.input.items()},
+        "outputs": {name: str(value) for name, value in smk.output.items()},
+    }
+    from . import warm
+
+    code = warm.run_in_warm_interpreter(job) if warm.enabled() else None
+    if code is None:
+        code = run_logged_job(job)
+    _exit_without_teardown(code)
+
+
+def run_logged_job(job: Mapping[str, Any], warm: bool = False) -> int:
+    """Run ``job`` with Python logging, warnings and stderr in its log file, which ends with the
+    process's own CPU; the exit status (a failure's traceback goes to the log)."""
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")  # before h5py is imported (NFS/Lustre)
-    handle = open(smk.log[0], "w", buffering=1, encoding="utf-8")
+    handle = open(job["log"], "w", buffering=1, encoding="utf-8")
     sys.stderr = handle
     logging.basicConfig(level=logging.INFO, stream=handle, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         force=True)
     logging.captureWarnings(True)
-    inputs = {name: [str(p) for p in ([value] if isinstance(value, str) else value)]
-              for name, value in smk.input.items()}
-    outputs = {name: str(value) for name, value in smk.output.items()}
-    run_job(smk.rule, smk.params.job, inputs, outputs, threads_granted=smk.threads)
-    log.info("%s", cpu_line())
-    _exit_without_teardown(handle)
+    if warm:
+        log.info("running in pid %d, forked from the warm interpreter (invnet.warm)", os.getpid())
+    else:
+        from .warm import STARTED
 
+        if STARTED:  # a child of this process while it runs: Snakemake's benchmark of this job counts it
+            log.info("started the warm interpreter (pid %d) for the jobs after this one", STARTED[0])
+    try:
+        run_job(job["rule"], job["params"], job["inputs"], job["outputs"], threads_granted=job["threads"])
+    except BaseException:  # noqa: BLE001 - reported as a fresh interpreter would: traceback, status 1
+        import traceback
 
-def _exit_without_teardown(handle) -> None:
-    """End a finished job's process at once, exit status 0. The interpreter's teardown (unloading
-    torch and the other extension modules) costs 0.3-0.45 s of CPU per job (benchmarks/startup.py) and does nothing a job
-    needs: its outputs are written and renamed, and its log is flushed and closed here first."""
+        traceback.print_exc(file=handle)
+        code = 1
+    else:
+        log.info("%s%s", cpu_line(), " warm=1" if warm else "")
+        code = 0
     logging.shutdown()
-    for stream in (sys.stdout, sys.__stderr__, handle):
-        stream.flush()
-    handle.close()
-    os._exit(0)
+    handle.flush()
+    return code
+
+
+def _exit_without_teardown(code: int) -> None:
+    """End a finished job's process at once with status ``code``. The interpreter's teardown
+    (unloading torch and the other extension modules) costs 0.3-0.45 s of CPU per job
+    (benchmarks/startup.py) and does nothing a job needs: its outputs are written and renamed, and
+    its log is flushed first."""
+    for stream in (sys.stdout, sys.__stderr__, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def cpu_line() -> str:
