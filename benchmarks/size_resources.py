@@ -29,10 +29,20 @@ import yaml
 BUDGET_KEYS = ("steps", "starts")  # settings that scale a solver's work (maxiter only caps it)
 
 
-def _row(tsv: Path) -> dict[str, float]:
+def _row(tsv: Path, bench: Path) -> dict[str, float]:
+    """A job's wall seconds, peak RSS (MB) and CPU seconds. A job forked from the warm interpreter
+    (``invnet.warm``; its log ends ``job_cpu_s=... max_rss_mb=... warm=1``) did its work in the
+    forked process, which the benchmark does not see: its RSS and CPU come from the log."""
     with tsv.open() as f:
         row = next(csv.DictReader(f, delimiter="\t"))
-    return {"s": float(row["s"]), "max_rss": float(row["max_rss"]), "cpu_time": float(row["cpu_time"])}
+    out = {"s": float(row["s"]), "max_rss": float(row["max_rss"]), "cpu_time": float(row["cpu_time"])}
+    log = bench.parent.parent / "logs" / tsv.relative_to(bench).with_suffix(".log")
+    lines = log.read_text(errors="replace").splitlines()[-5:] if log.is_file() else []
+    fields = dict(f.split("=", 1) for line in lines if "warm=1" in line.split() for f in line.split() if "=" in f)
+    if fields:
+        out["max_rss"] = max(out["max_rss"], float(fields["max_rss_mb"]))
+        out["cpu_time"] += float(fields["job_cpu_s"])
+    return out
 
 
 def _budget(run: Path) -> dict[str, int]:
@@ -49,13 +59,13 @@ def collect(results: Path, table: dict) -> int:
     bench = results / "benchmarks"
     for tsv in sorted(bench.glob("solve/*/*/n*/seed*.tsv")):
         experiment, solver, n = tsv.parts[-4], tsv.parts[-3], int(tsv.parts[-2][1:])
-        row = _row(tsv)
+        row = _row(tsv, bench)
         run = results / "runs" / experiment / solver / f"n{n}" / tsv.with_suffix(".h5").name
         _fold(table.setdefault("solve", {}).setdefault(experiment, {}).setdefault(solver, {}), n, row, _budget(run))
         count += 1
     for tsv in sorted(bench.glob("generate_data/*/n*/seed*.tsv")):
         experiment, n = tsv.parts[-3], int(tsv.parts[-2][1:])
-        _fold(table.setdefault("generate_data", {}).setdefault(experiment, {}), n, _row(tsv), {})
+        _fold(table.setdefault("generate_data", {}).setdefault(experiment, {}), n, _row(tsv, bench), {})
         count += 1
     return count
 

@@ -115,7 +115,7 @@ def run_in_warm_interpreter(job: dict[str, Any]) -> int | None:
     """Hand ``job`` (what :func:`invnet.jobs.run_logged_job` takes) to this machine's warm server
     and return the child's exit status once it ends; None if no server took it (then the caller
     runs the job itself; a server is started in the background for the jobs after it)."""
-    key = server_key()
+    key, path = server_key(), None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         path = socket_path(key)
@@ -125,7 +125,7 @@ def run_in_warm_interpreter(job: dict[str, Any]) -> int | None:
         ack, _ = _recv(conn)
     except (OSError, ConnectionError, ValueError, EOFError, pickle.PickleError):
         conn.close()
-        if "path" in locals():
+        if path is not None:
             _start_server(key, path)
         return None
     if "pid" not in ack:  # the child failed before it took the job (its status is all it sent)
@@ -156,9 +156,10 @@ def _start_server(key: str, path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
         with open(path.with_suffix(".log"), "a") as errors:  # the server's own errors, if any
-            server = subprocess.Popen([sys.executable, "-m", "invnet.warm", key, str(path), str(PACKAGE_DIR)], env=env,
-                             cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                             start_new_session=True, close_fds=True)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "invnet.warm", key, str(path), str(PACKAGE_DIR)], env=env, cwd="/",
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
+                close_fds=True)
         STARTED.append(server.pid)
     except OSError:
         pass
@@ -226,9 +227,15 @@ def serve(key: str, path: Path, idle_s: float | None = None) -> None:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             conn.close()
     finally:
-        # Unlink only our own socket: a job that finds none starts a new server.
+        # Nothing left behind: the socket (a job that finds none starts a new server), the lock
+        # and an empty error log. A server starting meanwhile may lock the old lock file's inode
+        # and another the new one's: two servers of one key for a moment, each job still whole.
         path.unlink(missing_ok=True)
         listener.close()
+        Path(f"{path}.lock").unlink(missing_ok=True)
+        errors = path.with_suffix(".log")
+        if errors.exists() and errors.stat().st_size == 0:
+            errors.unlink(missing_ok=True)
 
 
 _RUNNING: set[int] = set()  # the server's children (jobs) not yet ended
