@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.util
 import json
 import pickle
 import os
@@ -56,7 +57,8 @@ def enabled() -> bool:
 
 def server_key(env: Mapping[str, str] | None = None) -> str:
     """What a server must share with a job: the interpreter, the package's source files (path,
-    size, modification time), the import path and the environment."""
+    size, modification time), the import path, the environment and the installed packages it
+    preloads (their ``__init__`` files' size and modification time)."""
     env = os.environ if env is None else env
     h = hashlib.sha256()
     h.update(f"{sys.executable}\0{sys.version}\0{os.getuid()}\0{PACKAGE_DIR}\0".encode())
@@ -65,6 +67,11 @@ def server_key(env: Mapping[str, str] | None = None) -> str:
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     h.update(json.dumps(sys.path).encode())
     h.update(json.dumps(sorted((k, v) for k, v in env.items() if k not in VOLATILE_ENV)).encode())
+    for name in sorted({m.split(".")[0] for m in PRELOAD}):  # a package reinstalled: a new server
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin and os.path.exists(spec.origin):
+            st = os.stat(spec.origin)
+            h.update(f"{spec.origin}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     return h.hexdigest()[:20]
 
 
@@ -171,8 +178,6 @@ def _start_server(key: str, path: Path) -> None:
 def preload() -> None:
     """Import what jobs import, so that a forked job finds it loaded. Nothing is computed: no
     tensor operation (torch's thread pools start on the first), no file opened, no RNG drawn."""
-    import importlib
-
     from .devices import defer_dynamo_import
 
     defer_dynamo_import()  # as every solve job does before torch.optim loads (invnet.jobs)
