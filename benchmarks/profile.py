@@ -44,6 +44,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from invnet.jobs import read_cpu_line
+
 # results/benchmarks/{rule}/<parts>.tsv: the parts' names by rule (invnet.paths.RULE_WILDCARDS,
 # repeated here so that the profile reads folders of older versions without importing them).
 WILDCARDS = {
@@ -98,28 +100,14 @@ def read_jobs(root: Path) -> list[JobCost]:
         except (KeyError, ValueError):
             continue  # "NA": the job ended before the first sample
         job = JobCost(rule, dict(zip(names, values)), wall, cpu, sampled=cpu)
-        exact, warm = logged_cpu(root / "logs" / rel.with_suffix(".log"))
-        if exact is not None:
-            job.cpu, job.exact, job.warm = exact + (cpu if warm else 0.0), not warm, warm
+        logged = read_cpu_line(root / "logs" / rel.with_suffix(".log"))
+        if logged is not None:
+            warm = bool(logged["warm"])
+            job.cpu, job.exact, job.warm = logged["job_cpu_s"] + (cpu if warm else 0.0), not warm, warm
         if rule == "solve":
             job.work = solver_wall_time(root, job.wildcards)
         jobs.append(job)
     return jobs
-
-
-def logged_cpu(log: Path) -> tuple[float | None, bool]:
-    """The exact CPU seconds a job's log ends with (``job_cpu_s=``), or None; and whether the job
-    ran forked from the warm interpreter (``warm=1``: the value is the forked process's alone)."""
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None, False
-    for line in reversed(lines[-5:]):
-        fields = line.split()
-        for field in fields:
-            if field.startswith("job_cpu_s="):
-                return float(field.removeprefix("job_cpu_s=")), "warm=1" in fields
-    return None, False
 
 
 def solver_wall_time(root: Path, w: dict[str, str]) -> float | None:

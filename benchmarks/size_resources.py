@@ -26,6 +26,8 @@ from pathlib import Path
 import h5py
 import yaml
 
+from invnet.jobs import read_cpu_line
+
 BUDGET_KEYS = ("steps", "starts")  # settings that scale a solver's work (maxiter only caps it)
 
 
@@ -36,12 +38,10 @@ def _row(tsv: Path, bench: Path) -> dict[str, float]:
     with tsv.open() as f:
         row = next(csv.DictReader(f, delimiter="\t"))
     out = {"s": float(row["s"]), "max_rss": float(row["max_rss"]), "cpu_time": float(row["cpu_time"])}
-    log = bench.parent.parent / "logs" / tsv.relative_to(bench).with_suffix(".log")
-    lines = log.read_text(errors="replace").splitlines()[-5:] if log.is_file() else []
-    fields = dict(f.split("=", 1) for line in lines if "warm=1" in line.split() for f in line.split() if "=" in f)
-    if fields:
-        out["max_rss"] = max(out["max_rss"], float(fields["max_rss_mb"]))
-        out["cpu_time"] += float(fields["job_cpu_s"])
+    logged = read_cpu_line(bench.parent.parent / "logs" / tsv.relative_to(bench).with_suffix(".log"))
+    if logged is not None and logged["warm"]:
+        out["max_rss"] = max(out["max_rss"], logged["max_rss_mb"])
+        out["cpu_time"] += logged["job_cpu_s"]
     return out
 
 

@@ -37,6 +37,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from invnet.jobs import read_cpu_line
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET = "results/figures/billiards/scatter.png"
 # The floor, and the same without the interpreter's teardown (a job ends with os._exit once its
@@ -55,10 +57,10 @@ def cpu_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def logged_job_cpu(log: Path) -> float:
     """The forked process's CPU a warm job's log ends with (``job_cpu_s=... warm=1``)."""
-    match = re.search(r"job_cpu_s=([\d.]+).* warm=1", log.read_text())
-    if not match:
+    logged = read_cpu_line(log)
+    if not logged or not logged["warm"]:
         raise RuntimeError(f"{log}: the job did not run in the warm interpreter")
-    return float(match.group(1))
+    return logged["job_cpu_s"]
 
 
 def start_warm_server(script: Path, cwd: Path, env: dict[str, str]) -> None:
@@ -67,7 +69,8 @@ def start_warm_server(script: Path, cwd: Path, env: dict[str, str]) -> None:
 
     for _ in range(200):
         subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, check=True, capture_output=True)
-        if "warm=1" in (cwd / job_of(script)[2]).read_text():
+        logged = read_cpu_line(cwd / job_of(script)[2])
+        if logged and logged["warm"]:
             return
         time.sleep(0.2)
     raise RuntimeError("no warm interpreter came up")

@@ -18,6 +18,8 @@ import time
 import pytest
 import yaml
 
+from invnet.jobs import read_cpu_line
+
 from helpers import REPO, copy_workflow, job_counts, plan_of, smoke_config, snakemake, tool
 
 
@@ -75,14 +77,15 @@ def test_smoke_dag_end_to_end(smoke_run, measured):
         # (up to the interpreter's exit after the line). A job forked from the warm interpreter
         # (invnet.warm) logs the forked process's CPU, and the benchmark samples the process that
         # handed it over: the two add up.
-        last = [line for line in (work / job.log).read_text().splitlines() if "job_cpu_s=" in line]
-        assert len(last) == 1, job.log
-        cpu = float(last[0].split("job_cpu_s=")[1].split()[0])
+        text = (work / job.log).read_text()
+        assert text.count("job_cpu_s=") == 1, job.log
+        logged = read_cpu_line(work / job.log)
+        cpu = logged["job_cpu_s"]
         with (work / job.benchmark).open() as f:
             value = list(csv.DictReader(f, delimiter="\t"))[-1]["cpu_time"]
-        if "warm=1" in last[0].split():
+        if logged["warm"]:
             warm += 1
-        elif value != "NA" and "started the warm interpreter" not in (work / job.log).read_text():
+        elif value != "NA" and "started the warm interpreter" not in text:
             # (a job that started the warm interpreter has it as its child while it runs)
             assert float(value) <= cpu + 0.25, (job.log, value, cpu)
             exact, sampled = exact + cpu, sampled + float(value)

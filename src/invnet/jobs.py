@@ -78,7 +78,7 @@ def run_logged_job(job: Mapping[str, Any], warm: bool = False) -> int:
         traceback.print_exc(file=handle)
         code = 1
     else:
-        log.info("%s%s", cpu_line(), " warm=1" if warm else "")
+        log.info("%s", cpu_line(warm))
         code = 0
     logging.shutdown()
     handle.flush()
@@ -98,14 +98,31 @@ def _exit_without_teardown(code: int) -> None:
     os._exit(code)
 
 
-def cpu_line() -> str:
+def cpu_line(warm: bool = False) -> str:
     """The job process's own CPU from start to here, exact (Snakemake's benchmark samples it and
-    keeps its last sample: short by up to 30 s on long jobs); benchmarks/profile.py reads it."""
+    keeps its last sample: short by up to 30 s on long jobs), and ``warm=1`` for a process forked
+    from the warm interpreter (its CPU since the fork); :func:`read_cpu_line` reads it back."""
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return (f"job_cpu_s={usage.ru_utime + usage.ru_stime:.3f} user_s={usage.ru_utime:.3f} "
-            f"sys_s={usage.ru_stime:.3f} max_rss_mb={usage.ru_maxrss / 1024:.0f}")
+            f"sys_s={usage.ru_stime:.3f} max_rss_mb={usage.ru_maxrss / 1024:.0f}" + (" warm=1" if warm else ""))
+
+
+def read_cpu_line(log: str | os.PathLike) -> dict[str, float] | None:
+    """The fields of the :func:`cpu_line` a job's log ends with (``job_cpu_s``, ``user_s``,
+    ``sys_s``, ``max_rss_mb`` and ``warm``, 1 or 0), or None where it has none (an unfinished job,
+    a version before the line)."""
+    try:
+        lines = Path(log).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines[-5:]):
+        fields = line.split()
+        if any(f.startswith("job_cpu_s=") for f in fields):
+            found = dict(f.split("=", 1) for f in fields if "=" in f and f.split("=", 1)[0].endswith(("_s", "_mb")))
+            return {k: float(v) for k, v in found.items()} | {"warm": float("warm=1" in fields)}
+    return None
 
 
 # ----------------------------------------------------------------------------- data and solve
