@@ -24,8 +24,8 @@ import fcntl
 import hashlib
 import importlib.util
 import json
-import pickle
 import os
+import pickle
 import signal
 import socket
 import struct
@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,10 @@ def socket_path(key: str) -> Path:
 
 def _send(conn: socket.socket, payload: dict[str, Any], fds: list[int] = ()) -> None:
     data = pickle.dumps(payload)  # exact types (a job's params hold tuples); same user, 0700 folder
-    socket.send_fds(conn, [_HEADER.pack(len(data))], list(fds)) if fds else conn.sendall(_HEADER.pack(len(data)))
+    if fds:
+        socket.send_fds(conn, [_HEADER.pack(len(data))], list(fds))
+    else:
+        conn.sendall(_HEADER.pack(len(data)))
     conn.sendall(data)
 
 
