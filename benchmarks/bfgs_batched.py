@@ -36,6 +36,7 @@ import numpy as np
 import scipy.optimize
 import torch
 
+from invnet.allocator import keep_freed_memory
 from invnet.problems import Objective, ProblemSet, make_family
 from invnet.solvers.batched_bfgs import bfgs_batched
 
@@ -95,6 +96,7 @@ def main() -> None:
     ap.add_argument("--ks-seq", type=int, default=64, help="KS sequential subset (extrapolated)")
     ap.add_argument("--ks-repeats", type=int, default=1, help="KS batched timing: best of this many")
     args = ap.parse_args()
+    keep_freed_memory()  # malloc as jobs set it (invnet.allocator), for both sides
 
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from invnet.allocator import keep_freed_memory
 from invnet.problems import families
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-time", type=float, default=0.5, help="CPU seconds of repeats per timing")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    keep_freed_memory()  # malloc as jobs set it (invnet.allocator), for both sides
     grad_cap = {k: int(v) for k, v in (item.split("=") for item in args.no_grad_above)}
     names = args.families or sorted(families())
     rows, ratios, identical = [], [], True

@@ -58,6 +58,9 @@ def run_logged_job(job: Mapping[str, Any], warm: bool = False) -> int:
     """Run ``job`` with Python logging, warnings and stderr in its log file, which ends with the
     process's own CPU; the exit status (a failure's traceback goes to the log)."""
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")  # before h5py is imported (NFS/Lustre)
+    from .allocator import keep_freed_memory
+
+    keep_freed_memory()  # freed tensors' pages are reused, not faulted in again at every step
     handle = open(job["log"], "w", buffering=1, encoding="utf-8")
     sys.stderr = handle
     logging.basicConfig(level=logging.INFO, stream=handle, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
