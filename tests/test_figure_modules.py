@@ -126,6 +126,15 @@ def test_declared_styles_survive_the_json_round_trip():
     assert solver_color(again, "bfgs") == (0.0, 0.0, 0.0)
 
 
+def test_every_solver_of_the_package_has_a_colour_of_its_own():
+    """Two solvers of one legend in the same colour are told apart by marker only (the neural
+    adjoint and Supervised + BFGS once shared the palette's brown)."""
+    configured = solver_set(sorted(solvers()))
+    colours = {name: solver_color(configured, name) for name in configured}
+    clashes = [(a, b) for a in colours for b in colours if a < b and colours[a] == colours[b]]
+    assert len(colours) >= 10 and not clashes, clashes
+
+
 def test_undeclared_solvers_get_free_palette_colours_and_markers_in_table_order():
     configured = solver_set(["bfgs", "gd", "jpo"])
     first = SolverInfo("first", "First", 21, "first")

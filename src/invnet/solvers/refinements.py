@@ -28,6 +28,6 @@ class SupervisedBFGS(Refine):
     name = "supervised_bfgs"
     label = "Supervised + BFGS"
     order = 70
-    style = {"color": ("colorblind", 5), "marker": ">", "linestyle": (0, (4, 1.5))}
+    style = {"color": ("colorblind", 3), "marker": ">", "linestyle": (0, (4, 1.5))}  # vermillion: 5 is the neural adjoint's
     method_cls = BFGS
     fixed_start_from = "supervised"
