@@ -164,3 +164,55 @@ def test_warm_jobs_are_off_in_slurm_jobs_and_when_turned_off(monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID")
     monkeypatch.setenv("INVNET_WARM", "0")
     assert not warm.enabled()
+
+
+# A server whose jobs only sleep (invnet.jobs.run_logged_job replaced before it forks them), and a
+# client that hands it a job as long as most of the idle time, then one more a second after the
+# first ended: the idle time counts from the last job's end, not from when the server last took one.
+SLEEPING_SERVER = """
+import sys, time
+from pathlib import Path
+from invnet import jobs, warm
+def sleeping_job(job, warm=False):
+    time.sleep(job["sleep_s"])
+    return 0
+jobs.run_logged_job = sleeping_job
+warm.serve("test", Path(sys.argv[1]), idle_s=float(sys.argv[2]))
+"""
+SLEEPING_CLIENT = """
+import json, sys, time
+from pathlib import Path
+from invnet import warm
+path = Path(sys.argv[1])
+warm.server_key = lambda env=None: "test"
+warm.socket_path = lambda key: path
+warm._start_server = lambda key, p: None
+t0 = time.monotonic()
+while not path.exists() and time.monotonic() - t0 < 120:
+    time.sleep(0.05)
+first = warm.run_in_warm_interpreter({"sleep_s": 1.5})
+time.sleep(1.0)
+second = warm.run_in_warm_interpreter({"sleep_s": 0.0})
+print(json.dumps([first, second]))
+"""
+
+
+def test_idle_time_counts_from_the_last_job_end(tmp_path):
+    sock = tmp_path / "s.sock"
+    assert len(str(sock)) < 100
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "MPLBACKEND": "Agg"}
+    server = subprocess.Popen([sys.executable, "-c", SLEEPING_SERVER, str(sock), "2.0"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        client = subprocess.run([sys.executable, "-c", SLEEPING_CLIENT, str(sock)], env=env, capture_output=True,
+                                text=True, timeout=180)
+        assert client.returncode == 0, client.stderr[-3000:]
+        # 2.5 s after it took the first job, 1 s after that job ended: the server is still there
+        assert json.loads(client.stdout.strip().splitlines()[-1]) == [0, 0]
+        t0 = time.monotonic()
+        assert server.wait(timeout=30) == 0, server.stderr.read()[-3000:]
+        assert time.monotonic() - t0 < 10  # and it does end, about 2 s after its last job
+        assert not sock.exists() and not Path(f"{sock}.lock").exists()
+    finally:
+        if server.poll() is None:
+            server.kill()

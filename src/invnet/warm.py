@@ -14,7 +14,7 @@ with the child's status; a child whose client disappears kills itself.
 Used only where it is sound and pays: on Linux, outside SLURM jobs (``SLURM_JOB_ID`` unset: a
 cluster job runs once per node), unless ``INVNET_WARM=0``. The server of one code version and
 environment is keyed by a hash of both, so an edited module or a changed environment variable gets
-a new server; a server ends after ``INVNET_WARM_IDLE_S`` seconds (default 120) without a new job.
+a new server; a server ends after ``INVNET_WARM_IDLE_S`` seconds (default 120) without a running or new job.
 If there is no server yet, the job starts one in the background and runs itself, as before.
 """
 
@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -213,16 +214,22 @@ def serve(key: str, path: Path, idle_s: float | None = None) -> None:
     listener.bind(str(path))
     os.chmod(path, 0o600)
     listener.listen(64)
-    listener.settimeout(idle_s)
     signal.signal(signal.SIGCHLD, _reap)  # waited for, so their CPU counts in this process's children
+    _LAST[0] = time.monotonic()  # ready from now on
     try:
         while True:
+            # Idle counts from the later of the last job handed over and the last job's end: a
+            # timeout counted from the last connection alone could end the server the moment its
+            # last jobs end, with the next job on its way (jobs as long as the idle time did so).
+            left = idle_s - (time.monotonic() - max(_LAST[0], _LAST[1]))
+            if not _RUNNING and left <= 0:
+                break
+            listener.settimeout(max(left, 0.05) if not _RUNNING else idle_s)
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
-                if _RUNNING:
-                    continue  # idle counts from the last job's end
-                break
+                continue
+            _LAST[0] = time.monotonic()
             conn.settimeout(None)
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # reaped only once recorded
             pid = os.fork()
@@ -247,6 +254,7 @@ def serve(key: str, path: Path, idle_s: float | None = None) -> None:
 
 
 _RUNNING: set[int] = set()  # the server's children (jobs) not yet ended
+_LAST = [time.monotonic(), 0.0]  # when the server last took a job, and when a job last ended
 
 
 def _reap(_signum=None, _frame=None) -> None:
@@ -259,6 +267,7 @@ def _reap(_signum=None, _frame=None) -> None:
         if pid == 0:
             return
         _RUNNING.discard(pid)
+        _LAST[1] = time.monotonic()
 
 
 def _child(conn: socket.socket) -> None:
