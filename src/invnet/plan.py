@@ -429,10 +429,14 @@ class Plan:
             for path in job.input_files:
                 consumers.setdefault(path, []).append(job)
         rank: dict[tuple[str, tuple[str, ...]], float] = {}
+        out: dict[tuple[str, tuple[str, ...]], int] = {}
         for job in reversed(self.ordered(self.jobs)):  # every reader before the job it reads from
-            after = [rank[c.key] for path in job.output_files for c in consumers.get(path, [])]
-            rank[job.key] = self.expected_seconds(job) + max(after, default=0.0)
-        return {key: int(round(value)) for key, value in rank.items()}
+            readers = [c.key for path in job.output_files for c in consumers.get(path, [])]
+            rank[job.key] = self.expected_seconds(job) + max((rank[r] for r in readers), default=0.0)
+            # whole seconds, and above every reader even where the job itself takes under half a
+            # second (a data set forked from the warm interpreter: 0.2 s)
+            out[job.key] = max(int(round(rank[job.key])), max((out[r] + 1 for r in readers), default=0))
+        return out
 
     def wildcard_constraints(self) -> dict[str, str]:
         """The values each wildcard can take in this config (so that paths match one rule)."""
