@@ -12,6 +12,7 @@ import torch
 
 from invnet.problems import _spectral, make_family
 from invnet.problems.base import Objective
+from invnet.problems import fluid as fluid_module
 from invnet.problems.fluid import fluid_operator, fluid_rk4
 from invnet.problems.ks import ks_operator
 
@@ -150,6 +151,28 @@ def test_fluid_fused_rk4_is_the_eager_loop_bit_for_bit(kernels, eager, m, steps,
     with eager:
         reference = run()
     assert "Fused" in nodes[0] and "Fused" not in nodes[1]
+    for got, want in zip(fused, reference):
+        assert torch.equal(bits(got), bits(want))
+
+
+@pytest.mark.parametrize("chunk_rows,m", [(4, 11), (2, 9), (2, 2), (4, 64)])
+def test_fluid_chunked_calls_are_one_eager_call_bit_for_bit(kernels, eager, monkeypatch, chunk_rows, m):
+    """The fused loop runs a few problems at a time (``CHUNK_POINTS``): the outputs and gradients
+    of every row are still those of the eager loop over the whole batch at once."""
+    monkeypatch.setattr(fluid_module, "CHUNK_POINTS", chunk_rows * 32 * 32)
+    sizes = fluid_module.chunk_sizes(m, 32)
+    assert sum(sizes) == m and min(sizes) >= min(2, m) and len(sizes) == max(1, m // chunk_rows)
+    rng = np.random.default_rng(m)
+    w0, c0, weight = (torch.as_tensor(rng.standard_normal((m, 32, 32))) for _ in range(3))
+
+    def run():
+        w_in, c_in = w0.clone().requires_grad_(True), c0.clone().requires_grad_(True)
+        w, c = fluid_rk4(w_in, c_in, steps=20)
+        return [w.detach(), c.detach(), *torch.autograd.grad((weight * c).sum(), [w_in, c_in])]
+
+    fused = run()
+    with eager:
+        reference = run()
     for got, want in zip(fused, reference):
         assert torch.equal(bits(got), bits(want))
 
