@@ -335,3 +335,14 @@ def test_latex_is_valid_booktabs(study, name):
     n_rows = len(_csv(study, name)) if name != "table5" else len(_csv(study, name).groupby(["experiment", "solver"]))
     body = tex.split("\\midrule", 1)[1].split("\\bottomrule", 1)[0]
     assert body.count("Wave packet") + body.count("Billiards") == n_rows
+
+
+def test_labels_set_a_hyphen_between_two_names_as_an_en_dash_in_latex_only():
+    from invnet.tables.render import label_text
+
+    assert label_text("Kuramoto-Sivashinsky", latex=True) == "Kuramoto--Sivashinsky"
+    assert label_text("Fluid (Navier-Stokes)", latex=True) == "Fluid (Navier--Stokes)"
+    assert label_text("Kuramoto-Sivashinsky", latex=False) == "Kuramoto-Sivashinsky"
+    for kept in ("L-BFGS-B", "BFGS multi-start", "JPO + BFGS"):  # no two names joined
+        assert label_text(kept, latex=True) == kept
+    assert label_text("Billiards_one & cue", latex=True) == r"Billiards\_one \& cue"

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from ..solver_info import SolverSet
+from .render import label_text
 
 PathLike = str | os.PathLike
 ARTIFACTS = ("data", "runs")  # what a table may read besides aggregate frames
@@ -51,6 +52,14 @@ class TableInputs:
 
     def label(self, experiment: str) -> str:
         return self.labels.get(experiment, experiment)
+
+    def row_head(self, rec: dict[str, Any], latex: bool) -> dict[str, str]:
+        """The Experiment, Method and n cells of a row per (experiment, solver, n)."""
+        return {
+            "Experiment": label_text(self.label(rec["experiment"]), latex),
+            "Method": label_text(self.solvers.label(rec["solver"]), latex),
+            "n": str(int(rec["n"])),
+        }
 
 
 @dataclass(frozen=True)

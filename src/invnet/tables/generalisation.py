@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..analysis import seed_spread, sort_frame
 from .base import Rendered, TableInputs, TableSpec
-from .render import count_cell, latex_escape, mean_pm_std
+from .render import count_cell, label_text, mean_pm_std, plus_minus
 
 QUANTITIES = ("beat_known", "beat_new", "lose_new", "evaluations_reference_new", "evaluations_network",
               "amortised_evaluations", "inference_passes", "mean_loss_new", "mean_reference_loss_new")
@@ -42,15 +42,12 @@ def numeric(frame: pd.DataFrame, inputs: TableInputs) -> pd.DataFrame:
 
 
 def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFrame:
-    pm = r"$\pm$" if latex else "±"
-    esc = latex_escape if latex else str
-    base = esc(inputs.solvers.label(inputs.solvers.baseline))
+    pm = plus_minus(latex)
+    base = label_text(inputs.solvers.label(inputs.solvers.baseline), latex)
     rows = []
     for rec in table.to_dict("records"):
         rows.append({
-            "Experiment": esc(inputs.label(rec["experiment"])),
-            "Method": esc(inputs.solvers.label(rec["solver"])),
-            "n": str(int(rec["n"])),
+            **inputs.row_head(rec, latex),
             f"Beats {base}: known": mean_pm_std(rec["beat_known_mean"], rec["beat_known_std"], pm=pm),
             f"Beats {base}: new": mean_pm_std(rec["beat_new_mean"], rec["beat_new_std"], pm=pm),
             f"{base} evals / new problem": count_cell(rec["evaluations_reference_new_mean"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -41,6 +42,17 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 def latex_escape(text: object) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def label_text(label: str, latex: bool) -> str:
+    """A label (experiment, method) as a cell: in LaTeX escaped, and a hyphen joining two names
+    (Kuramoto-Sivashinsky) set as the en dash it stands for."""
+    return re.sub(r"(?<=[a-z])-(?=[A-Z])", "--", latex_escape(label)) if latex else label
+
+
+def plus_minus(latex: bool) -> str:
+    """The ± of mean ± std cells."""
+    return r"$\pm$" if latex else "±"
 
 
 def to_booktabs(

@@ -19,7 +19,7 @@ import pandas as pd
 from ..solver_info import SolverSet
 from .base import Rendered, TableInputs, TableSpec
 from .reading import DataRecord, RunRecord, experiment_order, json_value, read_data, read_runs
-from .render import latex_escape, number, stacked_cell
+from .render import label_text, latex_escape, number, stacked_cell
 
 BUDGET = 1  # SolveStatus.BUDGET: stopped at its iteration / step budget (run dataset solve_status)
 DATASETS = ("iterations", "solve_status")
@@ -147,7 +147,7 @@ def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFra
                                  s in inputs.solvers and inputs.solvers[s].network)) for s in solvers]
         seeds = json.loads(rec["seeds"])
         rows.append({
-            "Experiment": esc(inputs.label(rec["experiment"])),
+            "Experiment": label_text(inputs.label(rec["experiment"]), latex),
             "Family": esc(number(rec["family"])),
             "Unknowns: x0 ∈ bounds" if not latex else r"Unknowns: $x_0 \in$ bounds":
                 stacked_cell(_unknown_lines(rec, latex), latex),

@@ -11,7 +11,7 @@ import pandas as pd
 from ..analysis import OUTCOMES, sort_frame, summarize
 from ..solver_info import SolverSet
 from .base import Rendered, TableInputs, TableSpec
-from .render import count_cell, failed_cell, latex_escape, mean_pm_std
+from .render import count_cell, failed_cell, mean_pm_std, plus_minus
 
 COST = ("mean_evaluations", "mean_total_evaluations", "wall_time_s")
 STATS = ("mean", "std", "min", "max")
@@ -60,18 +60,10 @@ def failed_totals(fractions: pd.DataFrame) -> pd.DataFrame:
 
 def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFrame:
     """Human-readable Table 2: one 'mean ± std' cell per outcome; experiments and methods by label."""
-    pm = r"$\pm$" if latex else "±"
-
-    def text(value: str) -> str:
-        return latex_escape(value).replace("o-S", "o--S") if latex else value
-
+    pm = plus_minus(latex)
     rows = []
     for rec in table.to_dict("records"):
-        row = {
-            "Experiment": text(inputs.label(rec["experiment"])),
-            "Method": text(inputs.solvers.label(rec["solver"])),
-            "n": str(int(rec["n"])),
-        }
+        row = inputs.row_head(rec, latex)
         for o in OUTCOMES:
             row[OUTCOME_HEADERS[o]] = mean_pm_std(rec[f"{o}_mean"], rec[f"{o}_std"], pm=pm)
         row["Evals"] = count_cell(rec.get("mean_total_evaluations_mean", rec.get("mean_evaluations_mean", float("nan"))))

@@ -15,7 +15,7 @@ import pandas as pd
 from ..analysis import sort_frame, summarize
 from ..solver_info import SolverSet
 from .base import Rendered, TableInputs, TableSpec
-from .render import failed_cell, latex_escape
+from .render import failed_cell, plus_minus
 
 QUANTITIES = ("mean_loss", "median_loss")
 STATS = ("mean", "std", "min", "max")
@@ -54,14 +54,11 @@ def loss_cell(mean: float, std: float, pm: str) -> str:
 
 
 def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFrame:
-    pm = r"$\pm$" if latex else "±"
-    esc = latex_escape if latex else str
+    pm = plus_minus(latex)
     rows = []
     for rec in table.to_dict("records"):
         rows.append({
-            "Experiment": esc(inputs.label(rec["experiment"])),
-            "Method": esc(inputs.solvers.label(rec["solver"])),
-            "n": str(int(rec["n"])),
+            **inputs.row_head(rec, latex),
             "Mean loss": loss_cell(rec["mean_loss_mean"], rec["mean_loss_std"], pm),
             "Median loss": loss_cell(rec["median_loss_mean"], rec["median_loss_std"], pm),
             "Failed": failed_cell(rec["failed_total"], rec["problems_total"]),
@@ -71,7 +68,7 @@ def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFra
 
 
 def caption(latex: bool) -> str:
-    pm = r"$\pm$" if latex else "±"
+    pm = plus_minus(latex)
     return (
         "Final loss of every method on the problem sets it was run on (the n training problems, not the "
         "held-out test set): for each seed the mean and the median over its problems, shown as mean "

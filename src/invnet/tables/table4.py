@@ -11,7 +11,7 @@ import pandas as pd
 from ..analysis import sort_frame
 from ..solver_info import SolverSet
 from .base import Rendered, TableInputs, TableSpec
-from .render import count_cell, latex_escape, mean_pm_std
+from .render import count_cell, mean_pm_std, plus_minus
 
 QUANTITIES = ("mean_evaluations", "mean_total_evaluations", "wall_time_s", "mean_loss")
 CAPTION = (
@@ -30,14 +30,11 @@ def numeric(summaries: pd.DataFrame, solvers: SolverSet, experiments: Sequence[s
 
 
 def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFrame:
-    pm = r"$\pm$" if latex else "±"
-    esc = latex_escape if latex else str
+    pm = plus_minus(latex)
     rows = []
     for rec in table.to_dict("records"):
         rows.append({
-            "Experiment": esc(inputs.label(rec["experiment"])),
-            "Method": esc(inputs.solvers.label(rec["solver"])),
-            "n": str(int(rec["n"])),
+            **inputs.row_head(rec, latex),
             "Evals / problem": count_cell(rec["mean_evaluations_mean"]),
             "incl. start run": count_cell(rec.get("mean_total_evaluations_mean", float("nan"))),
             "Wall time [s]": mean_pm_std(rec["wall_time_s_mean"], rec["wall_time_s_std"], pm=pm),

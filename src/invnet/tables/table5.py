@@ -19,7 +19,7 @@ import pandas as pd
 from ..solver_info import SolverSet
 from .base import Rendered, TableInputs, TableSpec
 from .reading import RunRecord, experiment_order, json_value, read_runs
-from .render import latex_escape, number, stacked_cell
+from .render import label_text, latex_escape, number, stacked_cell
 
 FIRST = ("method", "start_from", "starts", "budget")  # the composition first, then the method's own settings
 MISSING = "(not recorded)"  # a setting some runs of a solver record and others do not
@@ -103,8 +103,8 @@ def display(table: pd.DataFrame, inputs: TableInputs, latex: bool) -> pd.DataFra
                 notes.append(f"{rec['setting']}: {rec['runs']}")
         runs = int(grp["n_runs"].iloc[0])
         rows.append({
-            "Experiment": esc(inputs.label(e)),
-            "Method": esc(inputs.solvers.label(s)),
+            "Experiment": label_text(inputs.label(e), latex),
+            "Method": label_text(inputs.solvers.label(s), latex),
             "Runs": str(runs),
             "Settings": stacked_cell([esc(line) for line in pack(items)], latex) if latex else ", ".join(items),
             "Note": stacked_cell([esc(note) for note in notes], latex) if notes else "",

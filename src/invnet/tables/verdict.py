@@ -26,7 +26,7 @@ from ..analysis import OUTCOMES, compare, sort_frame
 from ..bootstrap import LEVEL, Interval, intervals, rng_for
 from ..solver_info import SolverSet
 from .base import Rendered, TableInputs, TableSpec
-from .render import count_cell, latex_escape
+from .render import count_cell, label_text, latex_escape
 
 MOST = 0.5  # "on most problems": the interval's lower bound above one half
 NO_MULTISTART = "no multi-start baseline in this experiment"
@@ -214,7 +214,7 @@ def display(table: pd.DataFrame, latex: bool) -> pd.DataFrame:
     for rec in table.to_dict("records"):
         p, b = rec["primary_label"], rec["baseline_label"]
         rows.append({
-            "Experiment": text(rec["label"]),
+            "Experiment": label_text(rec["label"], latex),
             "n": str(int(rec["n"])),
             "Seeds": str(int(rec["seeds"])),
             f"{p} better": interval_cell(rec["beat"], rec["beat_low"], rec["beat_high"]),
