@@ -87,6 +87,27 @@ def test_ks_fused_steps_are_the_eager_loop_bit_for_bit(kernels, n_grid, length, 
     assert torch.equal(bits(fused_grad), bits(eager_grad))
 
 
+@pytest.mark.parametrize("rows", [1, 2, 3, 16, 64, 257])
+@pytest.mark.parametrize("n", [64, 32])
+def test_ks_transforms_with_kept_plans_are_atens_bit_for_bit(kernels, rows, n):
+    """The KS loop's 1-D transforms reuse one MKL plan per shape instead of ATen's plan per call:
+    r2c (no scaling and 1/N), c2r (1/N) and the inverse c2c give ATen's bits, also on a second
+    call with the same plan and on the shapes of batched BFGS rounds (any row count)."""
+    rng = np.random.default_rng(rows * n)
+    real = torch.as_tensor(rng.standard_normal((rows, n)))
+    half = torch.fft.rfft(real) * (1 + 0.5j)
+    full = torch.complex(*(torch.as_tensor(rng.standard_normal((rows, n))) for _ in range(2)))
+    cases = [(0, real, 0, torch.ops.aten._fft_r2c(real, [1], 0, True)),
+             (0, real, 2, torch.ops.aten._fft_r2c(real, [1], 2, True)),
+             (1, half, 2, torch.ops.aten._fft_c2r(half, [1], 2, n)),
+             (2, full, 0, torch.ops.aten._fft_c2c(full, [1], 0, False))]
+    for kind, x, norm, want in cases:
+        for _ in range(2):
+            got = kernels.batch_fft(x, kind, n, norm)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert torch.equal(bits(got), bits(want)), (kind, norm)
+
+
 def test_ks_fused_steps_overflow_as_the_eager_loop_does(kernels):
     """A state far outside the prior overflows to inf/NaN (unbounded BFGS steps there): the same
     non-finite values in the same places, so failed problems are recorded identically."""

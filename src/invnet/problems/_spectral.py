@@ -47,7 +47,22 @@ SOURCE = r"""// The KS ETDRK4 and fluid RK4 loops, forward and adjoint, fused. E
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <vector>
+
+// MKL's DFTI API, as torch's own library exports it (the oneMKL 2024 mkl_dfti.h values, LP64).
+extern "C" {
+typedef struct DFTI_DESCRIPTOR* DFTI_DESCRIPTOR_HANDLE;
+long DftiCreateDescriptor_d_1d(DFTI_DESCRIPTOR_HANDLE*, int, ...);
+long DftiSetValue(DFTI_DESCRIPTOR_HANDLE, int, ...);
+long DftiCommitDescriptor(DFTI_DESCRIPTOR_HANDLE);
+long DftiComputeForward(DFTI_DESCRIPTOR_HANDLE, void*, ...);
+long DftiComputeBackward(DFTI_DESCRIPTOR_HANDLE, void*, ...);
+long DftiFreeDescriptor(DFTI_DESCRIPTOR_HANDLE*);
+}
 
 namespace {
 
@@ -86,9 +101,89 @@ void rows(int64_t m, F f) {  // f(row begin, row end), rows in parallel as ATen'
   at::parallel_for(0, m, 64, f);
 }
 
+// ---------------------------------------------------------------- 1-D FFTs of a batch of rows
+// ATen's MKL path (aten/src/ATen/native/mkl/SpectralOps.cpp, _plan_mkl_fft and _exec_fft) creates
+// and commits a DFTI descriptor on every call, about 2 us each: most of what a KS forward + backward
+// of one problem costs (1,284 transforms). Here one committed descriptor per (kind, rows, N,
+// normalisation) is kept and reused: configured as ATen configures it for a contiguous (rows, N)
+// batch (double, out of place, NUMBER_OF_TRANSFORMS = rows, distances and unit strides, CCE storage
+// for real transforms, the scale of the normalisation), computed by the same MKL on buffers
+// allocated as ATen allocates them. tests/test_spectral_kernels.py compares each with ATen's
+// call, as bits.
+enum Dfti : int {
+  FORWARD_SCALE = 4, BACKWARD_SCALE = 5, NUMBER_OF_TRANSFORMS = 7, CONJUGATE_EVEN_STORAGE = 10, PLACEMENT = 11,
+  INPUT_STRIDES = 12, OUTPUT_STRIDES = 13, INPUT_DISTANCE = 14, OUTPUT_DISTANCE = 15, COMPLEX = 32, REAL = 33,
+  COMPLEX_COMPLEX = 39, NOT_INPLACE = 44
+};
+enum Kind : int { R2C = 0, C2R = 1, C2C_BACKWARD = 2 };
+
+void dfti(long status, const char* what) { TORCH_CHECK(status == 0, "MKL DFTI ", what, " failed (status ", status, ")"); }
+
+DFTI_DESCRIPTOR_HANDLE plan(Kind kind, int64_t rows, int64_t n, int64_t norm) {
+  static std::mutex lock;
+  static std::map<std::tuple<int, int64_t, int64_t, int64_t>, DFTI_DESCRIPTOR_HANDLE> plans;
+  std::lock_guard<std::mutex> guard(lock);
+  auto key = std::make_tuple(int(kind), rows, n, norm);
+  auto found = plans.find(key);
+  if (found != plans.end()) return found->second;
+  if (plans.size() >= 256) {  // row counts vary (batched BFGS rounds): keep the cache bounded
+    for (auto& entry : plans) DftiFreeDescriptor(&entry.second);
+    plans.clear();
+  }
+  DFTI_DESCRIPTOR_HANDLE h = nullptr;
+  long K = long(n / 2 + 1), N = long(n);
+  dfti(DftiCreateDescriptor_d_1d(&h, kind == C2C_BACKWARD ? COMPLEX : REAL, N), "create");
+  dfti(DftiSetValue(h, PLACEMENT, NOT_INPLACE), "placement");
+  dfti(DftiSetValue(h, NUMBER_OF_TRANSFORMS, long(rows)), "transforms");
+  dfti(DftiSetValue(h, INPUT_DISTANCE, kind == C2R ? K : N), "input distance");
+  dfti(DftiSetValue(h, OUTPUT_DISTANCE, kind == R2C ? K : N), "output distance");
+  long strides[2] = {0, 1};
+  dfti(DftiSetValue(h, INPUT_STRIDES, strides), "input strides");
+  dfti(DftiSetValue(h, OUTPUT_STRIDES, strides), "output strides");
+  if (kind != C2C_BACKWARD) dfti(DftiSetValue(h, CONJUGATE_EVEN_STORAGE, COMPLEX_COMPLEX), "storage");
+  if (norm != 0) {  // torch.fft's norm modes: 1 by 1/sqrt(N), 2 by 1/N
+    double scale = norm == 1 ? 1.0 / std::sqrt(double(n)) : 1.0 / double(n);
+    dfti(DftiSetValue(h, kind == R2C ? FORWARD_SCALE : BACKWARD_SCALE, scale), "scale");
+  }
+  dfti(DftiCommitDescriptor(h), "commit");
+  plans.emplace(key, h);
+  return h;
+}
+
+// r2c (onesided) over dim 1 of a contiguous real (rows, N) batch: at::_fft_r2c(q, {1}, norm, true).
+Tensor r2c(const Tensor& q, int64_t norm) {
+  if (!q.is_contiguous() || q.dim() != 2) return at::_fft_r2c(q, {1}, norm, true);
+  Tensor out = at::empty({q.size(0), q.size(1) / 2 + 1}, q.options().dtype(at::kComplexDouble));
+  dfti(DftiComputeForward(plan(R2C, q.size(0), q.size(1), norm), q.data_ptr(), out.data_ptr()), "r2c");
+  return out;
+}
+
+// c2r over dim 1 of a contiguous (rows, N/2 + 1) batch: at::_fft_c2r(s, {1}, norm, n).
+Tensor c2r(const Tensor& s, int64_t n, int64_t norm) {
+  if (!s.is_contiguous() || s.dim() != 2 || s.size(1) != n / 2 + 1) return at::_fft_c2r(s, {1}, norm, n);
+  Tensor out = at::empty({s.size(0), n}, s.options().dtype(at::kDouble));
+  dfti(DftiComputeBackward(plan(C2R, s.size(0), n, norm), s.data_ptr(), out.data_ptr()), "c2r");
+  return out;
+}
+
+// Inverse c2c over dim 1 of a contiguous complex (rows, N) batch: at::_fft_c2c(z, {1}, norm, false).
+Tensor c2c_backward(const Tensor& z, int64_t norm) {
+  if (!z.is_contiguous() || z.dim() != 2) return at::_fft_c2c(z, {1}, norm, false);
+  Tensor out = at::empty_like(z);
+  dfti(DftiComputeBackward(plan(C2C_BACKWARD, z.size(0), z.size(1), norm), z.data_ptr(), out.data_ptr()), "c2c");
+  return out;
+}
+
+// The three transforms by kind (0 r2c, 1 c2r to n points, 2 inverse c2c), for the tests.
+Tensor batch_fft(const Tensor& x, int64_t kind, int64_t n, int64_t norm) {
+  if (kind == R2C) return r2c(x, norm);
+  if (kind == C2R) return c2r(x, n, norm);
+  return c2c_backward(x, norm);
+}
+
 // irfft (norm "backward": 1/N) and rfft (no normalisation) exactly as torch.fft calls them.
-Tensor irfft(const Tensor& s, int64_t n) { return at::_fft_c2r(s, {1}, 2, n); }
-Tensor rfft(const Tensor& q) { return at::_fft_r2c(q, {1}, 0, true); }
+Tensor irfft(const Tensor& s, int64_t n) { return c2r(s, n, 2); }
+Tensor rfft(const Tensor& q) { return r2c(q, 0); }
 
 // q = u * u, f = rfft(q): the spectrum the nonlinear term multiplies by g.
 Tensor square_rfft(const Tensor& u, Tensor& q) {
@@ -121,7 +216,7 @@ Tensor nonlinear_adjoint(const Tensor& G, const Tensor& u, const Coef& c, Work& 
       }
     });
   }
-  Tensor z = at::_fft_c2c(full, {1}, 0, false);
+  Tensor z = c2c_backward(full, 0);
   Tensor& gu = w.gu;
   {
     const C* pz = cptr(z);
@@ -134,7 +229,7 @@ Tensor nonlinear_adjoint(const Tensor& G, const Tensor& u, const Coef& c, Work& 
       }
     });
   }
-  Tensor gi = at::_fft_r2c(gu, {1}, 2, true);
+  Tensor gi = r2c(gu, 2);
   {
     C* p = cptr(gi);
     int64_t doubled = N - K;
@@ -521,6 +616,7 @@ std::tuple<Tensor, Tensor> fluid_backward(const Tensor& Gw, bool has_gw, const T
 }  // namespace
 
 TORCH_LIBRARY(invnet_spectral, m) {
+  m.def("batch_fft", &batch_fft);
   m.def("ks_forward", &ks_forward);
   m.def("ks_backward", &ks_backward);
   m.def("fluid_forward", &fluid_forward);
