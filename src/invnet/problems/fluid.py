@@ -189,8 +189,7 @@ def _integrate(op, coef, w, c, dt, steps, nu, kappa, every):
         sizes = chunk_sizes(flat[0].shape[0], n)
         parts = [_FusedRK4.apply(wi, ci, kernels, coefs, n, steps, float(dt), float(nu), float(kappa), save)
                  for wi, ci in zip(flat[0].split(sizes), flat[1].split(sizes))]
-        w, c = (parts[0][0], parts[0][1]) if len(parts) == 1 else (torch.cat([p[0] for p in parts]),
-                                                                   torch.cat([p[1] for p in parts]))
+        w, c = (t[0] if len(t) == 1 else torch.cat(t) for t in zip(*parts))  # no copy for one chunk
         if len(shape) != 3:
             w, c = w.reshape(shape), c.reshape(shape)
         return grid(w), grid(c)
