@@ -103,10 +103,37 @@ def test_ks_transforms_with_kept_plans_are_atens_bit_for_bit(kernels, rows, n):
              (2, full, 0, torch.ops.aten._fft_c2c(full, [1], 0, False))]
     for kind, x, norm, want in cases:
         for _ in range(2):
-            got = kernels.batch_fft(x, kind, n, norm)
+            got = kernels.batch_fft(x, kind, n, norm, 1)
             assert got.dtype == want.dtype and got.shape == want.shape
             assert torch.equal(bits(got), bits(want)), (kind, norm)
 
+
+
+@pytest.mark.parametrize("fields", [1, 2, 3, 8, 16, 64, 256])
+@pytest.mark.parametrize("n", [32, 16, 64])
+def test_fluid_transforms_with_kept_plans_are_atens_bit_for_bit(kernels, fields, n):
+    """The fluid loop's 2-D transforms over (N, N) fields reuse one MKL plan per shape and skip
+    ATen's copies: r2c (no scaling and 1/N^2), the inverse c2c, and c2r (1/N^2, which ATen computes
+    as an inverse c2c over the first axis, then a 1-D c2r over the last) give ATen's bits, also on a
+    second call with the same plan. 4 fields per problem: 16, 64 and 256 are chunks of 4, 16 and 64
+    problems; 1, 2, 3 and 8 cover batches where MKL rounds differently (a batch of one)."""
+    rng = np.random.default_rng(fields * n)
+    real = torch.as_tensor(rng.standard_normal((fields, n, n)))
+    half = torch.fft.rfft2(real) * (1 + 0.5j)  # a spectrum whose rows are not Hermitian either
+    half[:, 1:3, 0] += 0.25j
+    full = torch.complex(*(torch.as_tensor(rng.standard_normal((fields, n, n))) for _ in range(2)))
+    full[:, :, n // 2 + 1:] = 0  # as the adjoint passes it, and dense
+    dense = torch.complex(*(torch.as_tensor(rng.standard_normal((fields, n, n))) for _ in range(2)))
+    cases = [(0, real, 0, torch.ops.aten._fft_r2c(real, [1, 2], 0, True)),
+             (0, real, 2, torch.ops.aten._fft_r2c(real, [1, 2], 2, True)),
+             (1, half, 2, torch.ops.aten._fft_c2r(half, [1, 2], 2, n)),
+             (2, full, 0, torch.ops.aten._fft_c2c(full, [1, 2], 0, False)),
+             (2, dense, 0, torch.ops.aten._fft_c2c(dense, [1, 2], 0, False))]
+    for kind, x, norm, want in cases:
+        for _ in range(2):
+            got = kernels.batch_fft(x, kind, n, norm, 2)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert torch.equal(bits(got), bits(want)), (kind, norm)
 
 def test_ks_fused_steps_overflow_as_the_eager_loop_does(kernels):
     """A state far outside the prior overflows to inf/NaN (unbounded BFGS steps there): the same

@@ -59,6 +59,7 @@ SOURCE = r"""// The KS ETDRK4 and fluid RK4 loops, forward and adjoint, fused. E
 extern "C" {
 typedef struct DFTI_DESCRIPTOR* DFTI_DESCRIPTOR_HANDLE;
 long DftiCreateDescriptor_d_1d(DFTI_DESCRIPTOR_HANDLE*, int, ...);
+long DftiCreateDescriptor_d_md(DFTI_DESCRIPTOR_HANDLE*, int, long, long*);
 long DftiSetValue(DFTI_DESCRIPTOR_HANDLE, int, ...);
 long DftiCommitDescriptor(DFTI_DESCRIPTOR_HANDLE);
 long DftiComputeForward(DFTI_DESCRIPTOR_HANDLE, void*, ...);
@@ -117,15 +118,15 @@ enum Dfti : int {
   INPUT_STRIDES = 12, OUTPUT_STRIDES = 13, INPUT_DISTANCE = 14, OUTPUT_DISTANCE = 15, COMPLEX = 32, REAL = 33,
   COMPLEX_COMPLEX = 39, NOT_INPLACE = 44
 };
-enum Kind : int { R2C = 0, C2R = 1, C2C_BACKWARD = 2 };
+enum Kind : int { R2C = 0, C2R = 1, C2C_BACKWARD = 2 };  // 1-D, or 2-D (N, N) with dims = 2
 
 void dfti(long status, const char* what) { TORCH_CHECK(status == 0, "MKL DFTI ", what, " failed (status ", status, ")"); }
 
-DFTI_DESCRIPTOR_HANDLE plan(Kind kind, int64_t rows, int64_t n, int64_t norm) {
+DFTI_DESCRIPTOR_HANDLE plan(Kind kind, int64_t rows, int64_t n, int64_t norm, int dims = 1) {
   static std::mutex lock;
-  static std::map<std::tuple<int, int64_t, int64_t, int64_t>, DFTI_DESCRIPTOR_HANDLE> plans;
+  static std::map<std::tuple<int, int64_t, int64_t, int64_t, int>, DFTI_DESCRIPTOR_HANDLE> plans;
   std::lock_guard<std::mutex> guard(lock);
-  auto key = std::make_tuple(int(kind), rows, n, norm);
+  auto key = std::make_tuple(int(kind), rows, n, norm, dims);
   auto found = plans.find(key);
   if (found != plans.end()) return found->second;
   if (plans.size() >= 256) {  // row counts vary (batched BFGS rounds): keep the cache bounded
@@ -134,17 +135,34 @@ DFTI_DESCRIPTOR_HANDLE plan(Kind kind, int64_t rows, int64_t n, int64_t norm) {
   }
   DFTI_DESCRIPTOR_HANDLE h = nullptr;
   long K = long(n / 2 + 1), N = long(n);
-  dfti(DftiCreateDescriptor_d_1d(&h, kind == C2C_BACKWARD ? COMPLEX : REAL, N), "create");
+  const int domain = kind == C2C_BACKWARD ? COMPLEX : REAL;
+  // A row is the last dimension: 1-D rows of N (K stored for a spectrum), 2-D (N, N) (N, K) fields
+  // with row strides N and K, as ATen's _exec_fft passes a contiguous batch.
+  long half = dims == 1 ? K : N * K, whole = dims == 1 ? N : N * N;
+  if (dims == 1) {
+    dfti(DftiCreateDescriptor_d_1d(&h, domain, N), "create");
+  } else {
+    TORCH_CHECK(dims == 2 && kind != C2R, "MKL DFTI: no such plan");  // ATen's 2-D c2r is c2c then 1-D c2r
+    long lengths[2] = {N, N};
+    dfti(DftiCreateDescriptor_d_md(&h, domain, 2, lengths), "create");
+  }
   dfti(DftiSetValue(h, PLACEMENT, NOT_INPLACE), "placement");
   dfti(DftiSetValue(h, NUMBER_OF_TRANSFORMS, long(rows)), "transforms");
-  dfti(DftiSetValue(h, INPUT_DISTANCE, kind == C2R ? K : N), "input distance");
-  dfti(DftiSetValue(h, OUTPUT_DISTANCE, kind == R2C ? K : N), "output distance");
-  long strides[2] = {0, 1};
-  dfti(DftiSetValue(h, INPUT_STRIDES, strides), "input strides");
-  dfti(DftiSetValue(h, OUTPUT_STRIDES, strides), "output strides");
+  dfti(DftiSetValue(h, INPUT_DISTANCE, kind == C2R ? half : whole), "input distance");
+  dfti(DftiSetValue(h, OUTPUT_DISTANCE, kind == R2C ? half : whole), "output distance");
+  if (dims == 1) {
+    long strides[2] = {0, 1};
+    dfti(DftiSetValue(h, INPUT_STRIDES, strides), "input strides");
+    dfti(DftiSetValue(h, OUTPUT_STRIDES, strides), "output strides");
+  } else {
+    long in[3] = {0, N, 1}, out[3] = {0, kind == R2C ? K : N, 1};
+    dfti(DftiSetValue(h, INPUT_STRIDES, in), "input strides");
+    dfti(DftiSetValue(h, OUTPUT_STRIDES, out), "output strides");
+  }
   if (kind != C2C_BACKWARD) dfti(DftiSetValue(h, CONJUGATE_EVEN_STORAGE, COMPLEX_COMPLEX), "storage");
-  if (norm != 0) {  // torch.fft's norm modes: 1 by 1/sqrt(N), 2 by 1/N
-    double scale = norm == 1 ? 1.0 / std::sqrt(double(n)) : 1.0 / double(n);
+  if (norm != 0) {  // torch.fft's norm modes: 1 by 1/sqrt(N), 2 by 1/N (the signal's N or N^2 points)
+    double points = double(whole);
+    double scale = norm == 1 ? 1.0 / std::sqrt(points) : 1.0 / points;
     dfti(DftiSetValue(h, kind == R2C ? FORWARD_SCALE : BACKWARD_SCALE, scale), "scale");
   }
   dfti(DftiCommitDescriptor(h), "commit");
@@ -176,8 +194,54 @@ Tensor c2c_backward(const Tensor& z, int64_t norm) {
   return out;
 }
 
-// The three transforms by kind (0 r2c, 1 c2r to n points, 2 inverse c2c), for the tests.
-Tensor batch_fft(const Tensor& x, int64_t kind, int64_t n, int64_t norm) {
+// ---------------------------------------------------------------- 2-D FFTs of (N, N) fields
+// The fluid's transforms over dims {2, 3} of (m, 4, N, N) batches, as ATen's MKL path computes them
+// (_fft_r2c_mkl, _fft_c2c_mkl, _fft_c2r_mkl), with kept plans and without ATen's copies.
+
+// r2c (onesided) of a contiguous real (B, N, N) batch: at::_fft_r2c(q, {1, 2}, norm, true).
+Tensor r2c_2d(const Tensor& q, int64_t norm) {
+  const int64_t B = q.size(0), N = q.size(1);
+  Tensor out = at::empty({B, N, N / 2 + 1}, q.options().dtype(at::kComplexDouble));
+  dfti(DftiComputeForward(plan(R2C, B, N, norm, 2), q.data_ptr(), out.data_ptr()), "r2c 2-D");
+  return out;
+}
+
+// Inverse c2c of a contiguous complex (B, N, N) batch: at::_fft_c2c(z, {1, 2}, norm, false).
+Tensor c2c_backward_2d(const Tensor& z, int64_t norm) {
+  Tensor out = at::empty_like(z);
+  dfti(DftiComputeBackward(plan(C2C_BACKWARD, z.size(0), z.size(1), norm, 2), z.data_ptr(), out.data_ptr()),
+       "c2c 2-D");
+  return out;
+}
+
+// at::_fft_c2r(s, {1, 2}, 2, n) of a (B, n, K) spectrum given as its transpose st (B, K, n): ATen
+// computes it as an inverse c2c over dim 1 (scale 1/n) of the batch it copies into exactly st's
+// layout, then copies the result back to (B, n, K) and runs a 1-D c2r (scale 1/n) over its rows.
+// A batch of one field is not copied there (strided plans, other bits): ATen computes it.
+Tensor c2r_2d_transposed(const Tensor& st, int64_t n) {
+  const int64_t B = st.size(0), K = st.size(1);
+  if (B == 1) return at::_fft_c2r(st.transpose(1, 2).contiguous(), {1, 2}, 2, n);
+  Tensor t = c2c_backward(st.view({B * K, n}), 2);  // (B, K, n): element (b, j, x)
+  Tensor u = at::empty({B, n, K}, st.options());
+  const C* pt = cptr(t);
+  C* pu = cptr(u);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t x = 0; x < n; ++x)
+      for (int64_t j = 0; j < K; ++j) pu[(b * n + x) * K + j] = pt[(b * K + j) * n + x];
+  return c2r(u.view({B * n, K}), n, 2).view({B, n, n});
+}
+
+// The transforms by kind (0 r2c, 1 c2r to n points, 2 inverse c2c), 1-D over dim 1 of (rows, N)
+// or, with dims = 2, 2-D over dims {1, 2} of (B, N, N) (c2r: of a (B, N, K) spectrum), for the tests.
+Tensor batch_fft(const Tensor& x, int64_t kind, int64_t n, int64_t norm, int64_t dims) {
+  if (dims == 2) {
+    if (kind == R2C) return r2c_2d(x.contiguous(), norm);
+    if (kind == C2R) {
+      TORCH_CHECK(norm == 2, "batch_fft: the 2-D c2r is the fluid's, norm 2");
+      return c2r_2d_transposed(x.transpose(1, 2).contiguous(), n);
+    }
+    return c2c_backward_2d(x.contiguous(), norm);
+  }
   if (kind == R2C) return r2c(x, norm);
   if (kind == C2R) return c2r(x, n, norm);
   return c2c_backward(x, norm);
@@ -388,19 +452,23 @@ inline C conj(C a) { return {a.r, -a.i}; }
 // dw, dc = rhs(w, c); returns the grid fields (u, v, w, c) (m, 4, N, N) the products used.
 Tensor fluid_rhs(const C* w, const C* c, C* dw, C* dc, int64_t m, const Fluid& f, const at::TensorOptions& copts) {
   const int64_t P = f.P, NN = f.N * f.N;
-  Tensor spec = at::empty({m, 4, f.N, f.K}, copts);
+  // The stacked spectra (m, 4, N, K), written transposed, (m, 4, K, N), as ATen's c2r copies them.
+  Tensor spec = at::empty({m * 4, f.K, f.N}, copts);
   C* ps = cptr(spec);
+  const int64_t N = f.N, K = f.K;
   rows(m, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
-      for (int64_t e = 0; e < P; ++e) {
-        C we = w[r * P + e];
-        ps[(4 * r + 0) * P + e] = cmul(f.uw[e], we);
-        ps[(4 * r + 1) * P + e] = cmul(f.vw[e], we);
-        ps[(4 * r + 2) * P + e] = we;
-        ps[(4 * r + 3) * P + e] = c[r * P + e];
-      }
+      for (int64_t ix = 0; ix < N; ++ix)
+        for (int64_t j = 0; j < K; ++j) {
+          int64_t e = ix * K + j, o = j * N + ix;
+          C we = w[r * P + e];
+          ps[(4 * r + 0) * P + o] = cmul(f.uw[e], we);
+          ps[(4 * r + 1) * P + o] = cmul(f.vw[e], we);
+          ps[(4 * r + 2) * P + o] = we;
+          ps[(4 * r + 3) * P + o] = c[r * P + e];
+        }
   });
-  Tensor grid = at::_fft_c2r(spec, {2, 3}, 2, f.N);
+  Tensor grid = c2r_2d_transposed(spec, f.N).view({m, 4, f.N, f.N});  // at::_fft_c2r(spec, {2, 3}, 2, N)
   Tensor st = at::empty({m, 4, f.N, f.N}, copts.dtype(at::kDouble));
   const double* g = rptr(grid);
   double* q = rptr(st);
@@ -416,7 +484,7 @@ Tensor fluid_rhs(const C* w, const C* c, C* dw, C* dc, int64_t m, const Fluid& f
       }
     }
   });
-  Tensor flux = at::_fft_r2c(st, {2, 3}, 0, true);
+  Tensor flux = r2c_2d(st.view({m * 4, f.N, f.N}), 0);  // at::_fft_r2c(st, {2, 3}, 0, true)
   const C* fl = cptr(flux);
   rows(m, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
@@ -479,7 +547,7 @@ void fluid_rhs_adjoint(const Acc& gdw, const Acc& gdc, const Tensor& grid, Acc& 
         }
       }
   });
-  Tensor z = at::_fft_c2c(full, {2, 3}, 0, false);
+  Tensor z = c2c_backward_2d(full.view({m * 4, N, N}), 0);  // at::_fft_c2c(full, {2, 3}, 0, false)
   const C* pz = cptr(z);
   const double* g = rptr(grid);
   Tensor ggrid = at::empty({m, 4, N, N}, copts.dtype(at::kDouble));
@@ -498,7 +566,7 @@ void fluid_rhs_adjoint(const Acc& gdw, const Acc& gdc, const Tensor& grid, Acc& 
       }
     }
   });
-  Tensor gi = at::_fft_r2c(ggrid, {2, 3}, 2, true);  // (m, 4, N, K); modes 1..N-K doubled below
+  Tensor gi = r2c_2d(ggrid.view({m * 4, N, N}), 2);  // at::_fft_r2c(ggrid, {2, 3}, 2, true); modes 1..N-K doubled below
   C* pi = cptr(gi);
   rows(m, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
