@@ -171,25 +171,25 @@ DFTI_DESCRIPTOR_HANDLE plan(Kind kind, int64_t rows, int64_t n, int64_t norm, in
 }
 
 // r2c (onesided) over dim 1 of a contiguous real (rows, N) batch: at::_fft_r2c(q, {1}, norm, true).
-Tensor r2c(const Tensor& q, int64_t norm) {
+Tensor r2c(const Tensor& q, int64_t norm, Tensor out = Tensor()) {  // out: (rows, N/2 + 1) to reuse
   if (!q.is_contiguous() || q.dim() != 2) return at::_fft_r2c(q, {1}, norm, true);
-  Tensor out = at::empty({q.size(0), q.size(1) / 2 + 1}, q.options().dtype(at::kComplexDouble));
+  if (!out.defined()) out = at::empty({q.size(0), q.size(1) / 2 + 1}, q.options().dtype(at::kComplexDouble));
   dfti(DftiComputeForward(plan(R2C, q.size(0), q.size(1), norm), q.data_ptr(), out.data_ptr()), "r2c");
   return out;
 }
 
 // c2r over dim 1 of a contiguous (rows, N/2 + 1) batch: at::_fft_c2r(s, {1}, norm, n).
-Tensor c2r(const Tensor& s, int64_t n, int64_t norm) {
+Tensor c2r(const Tensor& s, int64_t n, int64_t norm, Tensor out = Tensor()) {  // out: (rows, n) to reuse
   if (!s.is_contiguous() || s.dim() != 2 || s.size(1) != n / 2 + 1) return at::_fft_c2r(s, {1}, norm, n);
-  Tensor out = at::empty({s.size(0), n}, s.options().dtype(at::kDouble));
+  if (!out.defined()) out = at::empty({s.size(0), n}, s.options().dtype(at::kDouble));
   dfti(DftiComputeBackward(plan(C2R, s.size(0), n, norm), s.data_ptr(), out.data_ptr()), "c2r");
   return out;
 }
 
 // Inverse c2c over dim 1 of a contiguous complex (rows, N) batch: at::_fft_c2c(z, {1}, norm, false).
-Tensor c2c_backward(const Tensor& z, int64_t norm) {
+Tensor c2c_backward(const Tensor& z, int64_t norm, Tensor out = Tensor()) {  // out: z's shape, to reuse
   if (!z.is_contiguous() || z.dim() != 2) return at::_fft_c2c(z, {1}, norm, false);
-  Tensor out = at::empty_like(z);
+  if (!out.defined()) out = at::empty_like(z);
   dfti(DftiComputeBackward(plan(C2C_BACKWARD, z.size(0), z.size(1), norm), z.data_ptr(), out.data_ptr()), "c2c");
   return out;
 }
@@ -198,17 +198,30 @@ Tensor c2c_backward(const Tensor& z, int64_t norm) {
 // The fluid's transforms over dims {2, 3} of (m, 4, N, N) batches, as ATen's MKL path computes them
 // (_fft_r2c_mkl, _fft_c2c_mkl, _fft_c2r_mkl), with kept plans and without ATen's copies.
 
+// Buffers one kernel call reuses across its right-hand sides instead of allocating each anew
+// (about 1,000 allocations per fluid forward + backward): only where results are stored changes.
+struct Buffers {
+  std::map<int, Tensor> buffers;
+  Tensor get(int slot, at::IntArrayRef sizes, const at::TensorOptions& options) {
+    Tensor& t = buffers[slot];
+    if (!t.defined()) t = at::empty(sizes, options);
+    TORCH_CHECK(t.sizes() == sizes, "kernel workspace: buffer ", slot, " changed shape");
+    return t;
+  }
+};
+enum Slot : int { SPEC, C2C_OUT, C2R_IN, GRID, PRODUCTS, FLUX, FULL, Z, GGRID, GI };
+
 // r2c (onesided) of a contiguous real (B, N, N) batch: at::_fft_r2c(q, {1, 2}, norm, true).
-Tensor r2c_2d(const Tensor& q, int64_t norm) {
+Tensor r2c_2d(const Tensor& q, int64_t norm, Tensor out = Tensor()) {
   const int64_t B = q.size(0), N = q.size(1);
-  Tensor out = at::empty({B, N, N / 2 + 1}, q.options().dtype(at::kComplexDouble));
+  if (!out.defined()) out = at::empty({B, N, N / 2 + 1}, q.options().dtype(at::kComplexDouble));
   dfti(DftiComputeForward(plan(R2C, B, N, norm, 2), q.data_ptr(), out.data_ptr()), "r2c 2-D");
   return out;
 }
 
 // Inverse c2c of a contiguous complex (B, N, N) batch: at::_fft_c2c(z, {1, 2}, norm, false).
-Tensor c2c_backward_2d(const Tensor& z, int64_t norm) {
-  Tensor out = at::empty_like(z);
+Tensor c2c_backward_2d(const Tensor& z, int64_t norm, Tensor out = Tensor()) {
+  if (!out.defined()) out = at::empty_like(z);
   dfti(DftiComputeBackward(plan(C2C_BACKWARD, z.size(0), z.size(1), norm, 2), z.data_ptr(), out.data_ptr()),
        "c2c 2-D");
   return out;
@@ -218,17 +231,19 @@ Tensor c2c_backward_2d(const Tensor& z, int64_t norm) {
 // computes it as an inverse c2c over dim 1 (scale 1/n) of the batch it copies into exactly st's
 // layout, then copies the result back to (B, n, K) and runs a 1-D c2r (scale 1/n) over its rows.
 // A batch of one field is not copied there (strided plans, other bits): ATen computes it.
-Tensor c2r_2d_transposed(const Tensor& st, int64_t n) {
+// With ws, its buffers hold the intermediates, and out (if given) the result.
+Tensor c2r_2d_transposed(const Tensor& st, int64_t n, Buffers* ws = nullptr, Tensor out = Tensor()) {
   const int64_t B = st.size(0), K = st.size(1);
   if (B == 1) return at::_fft_c2r(st.transpose(1, 2).contiguous(), {1, 2}, 2, n);
-  Tensor t = c2c_backward(st.view({B * K, n}), 2);  // (B, K, n): element (b, j, x)
-  Tensor u = at::empty({B, n, K}, st.options());
+  auto opts = st.options();
+  Tensor t = c2c_backward(st.view({B * K, n}), 2, ws ? ws->get(C2C_OUT, {B * K, n}, opts) : Tensor());  // (B, K, n)
+  Tensor u = ws ? ws->get(C2R_IN, {B, n, K}, opts) : at::empty({B, n, K}, opts);
   const C* pt = cptr(t);
   C* pu = cptr(u);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t x = 0; x < n; ++x)
       for (int64_t j = 0; j < K; ++j) pu[(b * n + x) * K + j] = pt[(b * K + j) * n + x];
-  return c2r(u.view({B * n, K}), n, 2).view({B, n, n});
+  return c2r(u.view({B * n, K}), n, 2, out).view({B, n, n});
 }
 
 // The transforms by kind (0 r2c, 1 c2r to n points, 2 inverse c2c), 1-D over dim 1 of (rows, N)
@@ -248,16 +263,16 @@ Tensor batch_fft(const Tensor& x, int64_t kind, int64_t n, int64_t norm, int64_t
 }
 
 // irfft (norm "backward": 1/N) and rfft (no normalisation) exactly as torch.fft calls them.
-Tensor irfft(const Tensor& s, int64_t n) { return c2r(s, n, 2); }
-Tensor rfft(const Tensor& q) { return r2c(q, 0); }
+Tensor irfft(const Tensor& s, int64_t n, Tensor out = Tensor()) { return c2r(s, n, 2, out); }
+Tensor rfft(const Tensor& q, Tensor out = Tensor()) { return r2c(q, 0, out); }
 
 // q = u * u, f = rfft(q): the spectrum the nonlinear term multiplies by g.
-Tensor square_rfft(const Tensor& u, Tensor& q) {
+Tensor square_rfft(const Tensor& u, Tensor& q, Tensor out) {
   const double* pu = rptr(u);
   double* pq = rptr(q);
   int64_t total = u.numel();
   for (int64_t k = 0; k < total; ++k) pq[k] = pu[k] * pu[k];
-  return rfft(q);
+  return rfft(q, out);
 }
 
 // ---------------------------------------------------------------- Kuramoto-Sivashinsky, ETDRK4
@@ -265,8 +280,8 @@ Tensor square_rfft(const Tensor& u, Tensor& q) {
 // torch's MulBackward (G * conj(g)), FftR2CBackward (zero-pad, inverse c2c, real part),
 // MulBackward of u*u (two equal terms summed), FftC2RBackward (r2c with 1/N, modes 1..N-K doubled)
 // and MulBackward of the mask.
-struct Work {  // buffers the adjoint reuses: the zero-padded spectrum and the grid gradient
-  Tensor full, gu;
+struct Work {  // buffers the adjoint reuses: the zero-padded spectrum, its transform, the grid
+  Tensor full, gu, z, gi;  // gradient and its spectrum (each call's result is used before the next)
 };
 
 Tensor nonlinear_adjoint(const Tensor& G, const Tensor& u, const Coef& c, Work& w) {
@@ -282,7 +297,7 @@ Tensor nonlinear_adjoint(const Tensor& G, const Tensor& u, const Coef& c, Work& 
       }
     });
   }
-  Tensor z = c2c_backward(full, 0);
+  Tensor z = c2c_backward(full, 0, w.z);
   Tensor& gu = w.gu;
   {
     const C* pz = cptr(z);
@@ -295,7 +310,7 @@ Tensor nonlinear_adjoint(const Tensor& G, const Tensor& u, const Coef& c, Work& 
       }
     });
   }
-  Tensor gi = r2c(gu, 2);
+  Tensor gi = r2c(gu, 2, w.gi);
   {
     C* p = cptr(gi);
     int64_t doubled = N - K;
@@ -328,10 +343,11 @@ std::tuple<Tensor, std::vector<Tensor>> ks_forward(const Tensor& v0, std::vector
          a = at::empty({m, K}, opts), na = at::empty({m, K}, opts);
   C *pv = cptr(v), *ps = cptr(s), *pnv = cptr(nv), *pe2v = cptr(e2v), *pa = cptr(a), *pna = cptr(na);
 
-  auto stage = [&](int64_t step, int64_t k) {  // u = irfft(s) (saved), returns rfft(u^2)
-    Tensor u = irfft(s, n);
+  Tensor u_buffer = at::empty({m, n}, opts.dtype(at::kDouble)), f_buffer = at::empty({m, K}, opts);
+  auto stage = [&](int64_t step, int64_t k) {  // u = irfft(s) (saved: then a new tensor), returns rfft(u^2)
+    Tensor u = irfft(s, n, save ? Tensor() : u_buffer);
     if (save) U.push_back(u);
-    return square_rfft(u, q);
+    return square_rfft(u, q, f_buffer);  // used before the next stage
   };
   auto each = [&](auto body) {
     rows(m, [&](int64_t r0, int64_t r1) {
@@ -385,7 +401,8 @@ Tensor ks_backward(const Tensor& G0, std::vector<Tensor> U, std::vector<Tensor> 
   Tensor G = G0.contiguous().clone();
   Tensor go5 = at::empty({m, K}, opts), gnvo = at::empty({m, K}, opts), gve = at::empty({m, K}, opts),
          t = at::empty({m, K}, opts), gap5 = at::empty({m, K}, opts);
-  Work w{at::empty({m, c.N}, opts), at::empty({m, c.N}, opts.dtype(at::kDouble))};
+  Work w{at::empty({m, c.N}, opts), at::empty({m, c.N}, opts.dtype(at::kDouble)), at::empty({m, c.N}, opts),
+         at::empty({m, K}, opts)};
   C *pG = cptr(G), *pgo5 = cptr(go5), *pgnvo = cptr(gnvo), *pgve = cptr(gve), *pt = cptr(t), *pgap5 = cptr(gap5);
   auto each = [&](auto body) {
     rows(m, [&](int64_t r0, int64_t r1) {
@@ -449,11 +466,13 @@ Fluid fluid_of(const std::vector<Tensor>& c, int64_t n, bool nu, bool kappa) {
 
 inline C conj(C a) { return {a.r, -a.i}; }
 
-// dw, dc = rhs(w, c); returns the grid fields (u, v, w, c) (m, 4, N, N) the products used.
-Tensor fluid_rhs(const C* w, const C* c, C* dw, C* dc, int64_t m, const Fluid& f, const at::TensorOptions& copts) {
+// dw, dc = rhs(w, c); returns the grid fields (u, v, w, c) (m, 4, N, N) the products used: a new
+// tensor if keep (the forward saves it for the adjoint), else a buffer of ws.
+Tensor fluid_rhs(const C* w, const C* c, C* dw, C* dc, int64_t m, const Fluid& f, const at::TensorOptions& copts,
+                 Buffers& ws, bool keep) {
   const int64_t P = f.P, NN = f.N * f.N;
   // The stacked spectra (m, 4, N, K), written transposed, (m, 4, K, N), as ATen's c2r copies them.
-  Tensor spec = at::empty({m * 4, f.K, f.N}, copts);
+  Tensor spec = ws.get(SPEC, {m * 4, f.K, f.N}, copts);
   C* ps = cptr(spec);
   const int64_t N = f.N, K = f.K;
   rows(m, [&](int64_t r0, int64_t r1) {
@@ -468,8 +487,9 @@ Tensor fluid_rhs(const C* w, const C* c, C* dw, C* dc, int64_t m, const Fluid& f
           ps[(4 * r + 3) * P + o] = c[r * P + e];
         }
   });
-  Tensor grid = c2r_2d_transposed(spec, f.N).view({m, 4, f.N, f.N});  // at::_fft_c2r(spec, {2, 3}, 2, N)
-  Tensor st = at::empty({m, 4, f.N, f.N}, copts.dtype(at::kDouble));
+  Tensor grid_out = keep ? Tensor() : ws.get(GRID, {m * 4 * f.N, f.N}, copts.dtype(at::kDouble));
+  Tensor grid = c2r_2d_transposed(spec, f.N, &ws, grid_out).view({m, 4, f.N, f.N});  // at::_fft_c2r(spec, {2, 3}, 2, N)
+  Tensor st = ws.get(PRODUCTS, {m, 4, f.N, f.N}, copts.dtype(at::kDouble));
   const double* g = rptr(grid);
   double* q = rptr(st);
   rows(m, [&](int64_t r0, int64_t r1) {
@@ -484,7 +504,7 @@ Tensor fluid_rhs(const C* w, const C* c, C* dw, C* dc, int64_t m, const Fluid& f
       }
     }
   });
-  Tensor flux = r2c_2d(st.view({m * 4, f.N, f.N}), 0);  // at::_fft_r2c(st, {2, 3}, 0, true)
+  Tensor flux = r2c_2d(st.view({m * 4, f.N, f.N}), 0, ws.get(FLUX, {m * 4, f.N, f.K}, copts));  // at::_fft_r2c(st, {2, 3}, 0, true)
   const C* fl = cptr(flux);
   rows(m, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
@@ -524,9 +544,9 @@ void accumulate(Acc& acc, int64_t m, int64_t P, F term) {  // term(r, e): proble
 // (dw, dc), folded onto the input buffers accw, accc in autograd's order of terms:
 // the diffusion term, the stacked spectrum, v_of_w w, u_of_w w (w); the diffusion term, the stack (c).
 void fluid_rhs_adjoint(const Acc& gdw, const Acc& gdc, const Tensor& grid, Acc& accw, Acc& accc, int64_t m,
-                       const Fluid& f, const at::TensorOptions& copts) {
+                       const Fluid& f, const at::TensorOptions& copts, Buffers& ws) {
   const int64_t P = f.P, N = f.N, K = f.K, NN = N * N;
-  Tensor full = at::empty({m, 4, N, N}, copts);
+  Tensor full = ws.get(FULL, {m, 4, N, N}, copts);  // every element written below
   C* pf = cptr(full);
   const C* gw = gdw.defined ? gdw.p() : nullptr;
   const C* gc = gdc.defined ? gdc.p() : nullptr;
@@ -547,10 +567,10 @@ void fluid_rhs_adjoint(const Acc& gdw, const Acc& gdc, const Tensor& grid, Acc& 
         }
       }
   });
-  Tensor z = c2c_backward_2d(full.view({m * 4, N, N}), 0);  // at::_fft_c2c(full, {2, 3}, 0, false)
+  Tensor z = c2c_backward_2d(full.view({m * 4, N, N}), 0, ws.get(Z, {m * 4, N, N}, copts));  // at::_fft_c2c(full, {2, 3}, 0, false)
   const C* pz = cptr(z);
   const double* g = rptr(grid);
-  Tensor ggrid = at::empty({m, 4, N, N}, copts.dtype(at::kDouble));
+  Tensor ggrid = ws.get(GGRID, {m, 4, N, N}, copts.dtype(at::kDouble));
   double* gg = rptr(ggrid);
   rows(m, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -566,7 +586,7 @@ void fluid_rhs_adjoint(const Acc& gdw, const Acc& gdc, const Tensor& grid, Acc& 
       }
     }
   });
-  Tensor gi = r2c_2d(ggrid.view({m * 4, N, N}), 2);  // at::_fft_r2c(ggrid, {2, 3}, 2, true); modes 1..N-K doubled below
+  Tensor gi = r2c_2d(ggrid.view({m * 4, N, N}), 2, ws.get(GI, {m * 4, N, K}, copts));  // at::_fft_r2c(ggrid, {2, 3}, 2, true); modes 1..N-K doubled below
   C* pi = cptr(gi);
   rows(m, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
@@ -606,8 +626,9 @@ std::tuple<Tensor, Tensor, std::vector<Tensor>> fluid_forward(const Tensor& w0, 
   std::vector<C*> pk(8);
   for (int i = 0; i < 8; ++i) pk[i] = cptr(k[i]);
   const double h2 = 0.5 * dt, h6 = dt / 6.0;
+  Buffers ws;
   auto stage = [&](const C* sw, const C* sc, int i) {
-    Tensor g = fluid_rhs(sw, sc, pk[2 * i], pk[2 * i + 1], m, f, opts);
+    Tensor g = fluid_rhs(sw, sc, pk[2 * i], pk[2 * i + 1], m, f, opts, ws, save);
     if (save) grids.push_back(g);
   };
   for (int64_t s = 0; s < steps; ++s) {
@@ -646,14 +667,21 @@ std::tuple<Tensor, Tensor> fluid_backward(const Tensor& Gw, bool has_gw, const T
   const int64_t m = any.size(0), P = f.P;
   auto opts = any.options();
   auto fresh = [&]() { return Acc{at::empty({m, f.N, f.K}, opts), false}; };
+  auto reset = [](Acc& a) { a.defined = false; };  // a kept buffer, refilled from its first term on
+  Buffers ws;
   Acc gw = fresh(), gc = fresh();
   if (has_gw) { gw.t.copy_(Gw); gw.defined = true; }
   if (has_gc) { gc.t.copy_(Gc); gc.defined = true; }
   const double h2 = 0.5 * dt, h6 = dt / 6.0;
+  std::vector<Acc> kg(8);  // gradients of k1w, k1c, ..., k4w, k4c: the buffers every step reuses
+  for (auto& a : kg) a = fresh();
+  Acc spare_w = fresh(), spare_c = fresh();  // the step's accumulators; the last step's are gw, gc
+  Acc aw = fresh(), ac = fresh();            // one stage's adjoint
   for (int64_t s = steps - 1; s >= 0; --s) {
-    std::vector<Acc> kg(8);  // gradients of k1w, k1c, ..., k4w, k4c
-    for (auto& a : kg) a = fresh();
-    Acc accw = fresh(), accc = fresh();
+    for (auto& a : kg) reset(a);
+    Acc accw = spare_w, accc = spare_c;
+    reset(accw);
+    reset(accc);
     for (int which = 1; which >= 0; --which) {  // c's output chain first (created last), then w's
       Acc& G = which ? gc : gw;
       if (!G.defined) continue;
@@ -667,8 +695,9 @@ std::tuple<Tensor, Tensor> fluid_backward(const Tensor& Gw, bool has_gw, const T
     }
     const double into[3] = {dt, h2, h2};  // the factor each stage's input was formed with (k3, k2, k1)
     for (int i = 3; i >= 1; --i) {  // rhs of stage i+1, whose input was w + into * k_i
-      Acc aw = fresh(), ac = fresh();
-      fluid_rhs_adjoint(kg[2 * i], kg[2 * i + 1], grids[4 * s + i], aw, ac, m, f, opts);
+      reset(aw);
+      reset(ac);
+      fluid_rhs_adjoint(kg[2 * i], kg[2 * i + 1], grids[4 * s + i], aw, ac, m, f, opts, ws);
       const double h = into[3 - i];
       const C *paw = aw.p(), *pac = ac.p();
       accumulate(accc, m, P, [&](int64_t r, int64_t e) { return pac[r * P + e]; });
@@ -676,7 +705,9 @@ std::tuple<Tensor, Tensor> fluid_backward(const Tensor& Gw, bool has_gw, const T
       accumulate(accw, m, P, [&](int64_t r, int64_t e) { return paw[r * P + e]; });
       accumulate(kg[2 * (i - 1)], m, P, [&](int64_t r, int64_t e) { return mulr(paw[r * P + e], h); });
     }
-    fluid_rhs_adjoint(kg[0], kg[1], grids[4 * s], accw, accc, m, f, opts);
+    fluid_rhs_adjoint(kg[0], kg[1], grids[4 * s], accw, accc, m, f, opts, ws);
+    spare_w = gw;  // the gradients just consumed: next step's accumulators
+    spare_c = gc;
     gw = accw;
     gc = accc;
   }
