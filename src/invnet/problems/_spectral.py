@@ -6,10 +6,12 @@ They compute bit for bit what the eager torch code of :mod:`invnet.problems.ks` 
 :mod:`invnet.problems.fluid` and autograd compute:
 every element with the formula and in the order of PyTorch's CPU kernels (a complex product as
 (ar·br − ai·bi, ar·bi + ai·br), a real factor promoted to (r, 0), no product fused into an FMA), every
-gradient sum in the order autograd's engine adds its terms, and the FFTs are ATen's own
-(``at::_fft_c2r``, ``_fft_r2c``, ``_fft_c2c``, with torch.fft's normalisations); the KS loop's 1-D
-transforms call the same MKL routines with one committed plan per shape kept across calls, where
-ATen makes a new plan on every call (about 2 µs each, most of a one-problem KS step). The tests compare
+gradient sum in the order autograd's engine adds its terms, and the FFTs are those ATen makes
+(``at::_fft_c2r``, ``_fft_r2c``, ``_fft_c2c``, with torch.fft's normalisations): the same MKL
+routines, configured as ATen configures them, with one committed plan per shape kept across calls,
+where ATen makes a new plan on every call (about 2 µs each, most of a one-problem KS step), and
+without ATen's copies of a batch into each transform's layout (the fluid's 2-D c2r). Each call
+reuses its buffers across its right-hand sides. The tests compare
 both paths bit for bit (tests/test_spectral_kernels.py); where they could differ the eager code
 runs instead: a CPU without AVX2/AVX512, more than one torch thread (torch then splits its loops at
 points that depend on the thread count) or a grid whose vector-loop tails (where torch rounds
