@@ -87,6 +87,16 @@ def test_ks_fused_steps_are_the_eager_loop_bit_for_bit(kernels, n_grid, length, 
     assert torch.equal(bits(fused_grad), bits(eager_grad))
 
 
+def assert_kept_plans_give_atens_bits(kernels, cases, n: int, dims: int) -> None:
+    """Each (kind, input, norm, ATen's result) of ``cases`` through the kernels' kept-plan
+    transform, twice (a new plan, then the kept one): ATen's dtype, shape and bits."""
+    for kind, x, norm, want in cases:
+        for _ in range(2):
+            got = kernels.batch_fft(x, kind, n, norm, dims)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert torch.equal(bits(got), bits(want)), (kind, norm)
+
+
 @pytest.mark.parametrize("rows", [1, 2, 3, 16, 64, 257])
 @pytest.mark.parametrize("n", [64, 32])
 def test_ks_transforms_with_kept_plans_are_atens_bit_for_bit(kernels, rows, n):
@@ -101,12 +111,7 @@ def test_ks_transforms_with_kept_plans_are_atens_bit_for_bit(kernels, rows, n):
              (0, real, 2, torch.ops.aten._fft_r2c(real, [1], 2, True)),
              (1, half, 2, torch.ops.aten._fft_c2r(half, [1], 2, n)),
              (2, full, 0, torch.ops.aten._fft_c2c(full, [1], 0, False))]
-    for kind, x, norm, want in cases:
-        for _ in range(2):
-            got = kernels.batch_fft(x, kind, n, norm, 1)
-            assert got.dtype == want.dtype and got.shape == want.shape
-            assert torch.equal(bits(got), bits(want)), (kind, norm)
-
+    assert_kept_plans_give_atens_bits(kernels, cases, n, dims=1)
 
 
 @pytest.mark.parametrize("fields", [1, 2, 3, 8, 16, 64, 256])
@@ -129,11 +134,8 @@ def test_fluid_transforms_with_kept_plans_are_atens_bit_for_bit(kernels, fields,
              (1, half, 2, torch.ops.aten._fft_c2r(half, [1, 2], 2, n)),
              (2, full, 0, torch.ops.aten._fft_c2c(full, [1, 2], 0, False)),
              (2, dense, 0, torch.ops.aten._fft_c2c(dense, [1, 2], 0, False))]
-    for kind, x, norm, want in cases:
-        for _ in range(2):
-            got = kernels.batch_fft(x, kind, n, norm, 2)
-            assert got.dtype == want.dtype and got.shape == want.shape
-            assert torch.equal(bits(got), bits(want)), (kind, norm)
+    assert_kept_plans_give_atens_bits(kernels, cases, n, dims=2)
+
 
 def test_ks_fused_steps_overflow_as_the_eager_loop_does(kernels):
     """A state far outside the prior overflows to inf/NaN (unbounded BFGS steps there): the same
