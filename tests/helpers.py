@@ -72,6 +72,19 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+def command_rules() -> set[str]:
+    """The rules whose directive is the job command (``shell: JOB_COMMAND``, invnet.job_command)
+    in the rule files; the others run workflow/scripts/job.py as a ``script:``."""
+    rules, current = set(), None
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        for line in path.read_text().splitlines():
+            if line.startswith("rule "):
+                current = line.split()[1].rstrip(":")
+            elif line.strip() == "JOB_COMMAND" and current:
+                rules.add(current)
+    return rules
+
+
 def tiny_wavepacket(solvers: dict[str, Any], history_points: int = 20, **globals_: Any) -> dict[str, Any]:
     """A tiny config: the wave-packet experiment with 8 problems, one seed, 4 test problems and
     the given ``solvers`` blocks (plus top-level keys ``globals_``)."""

@@ -145,7 +145,7 @@ def test_a_server_serves_one_code_version_and_environment(tmp_path):
     assert warm.server_key(dict(os.environ)) == key
     assert warm.server_key({**os.environ, "OMP_NUM_THREADS": "3"}) != key
     assert warm.server_key({**os.environ, "OLDPWD": "/elsewhere"}) == key  # shells change it between jobs
-    module = warm.PACKAGE_DIR / "errors.py"
+    module = Path(warm.PACKAGE_DIR) / "errors.py"
     stat = module.stat()
     try:
         os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))

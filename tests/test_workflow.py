@@ -20,7 +20,7 @@ import yaml
 
 from invnet.jobs import read_cpu_line
 
-from helpers import REPO, copy_workflow, job_counts, plan_of, smoke_config, snakemake, tool
+from helpers import REPO, command_rules, copy_workflow, job_counts, plan_of, smoke_config, snakemake, tool
 
 
 def dry_run_jobs(output: str) -> set[tuple[str, tuple[str, ...]]]:
@@ -67,9 +67,11 @@ def test_smoke_dag_end_to_end(smoke_run, measured):
     assert run.returncode == 0, run.stderr[-5000:]
     assert "Using workflow specific profile profiles/default" in run.stderr
     plan = plan_of(smoke_config())
+    commands = command_rules()
     missing = [p for j in plan.jobs for p in j.output_files if not (work / p).is_file()]
     assert not missing, f"missing outputs: {missing}"
     exact, sampled, warm = 0.0, 0.0, 0
+    servers: dict[bool, set[str]] = {True: set(), False: set()}  # by rule kind: job command or script
     for job in plan.jobs:  # one log and one benchmark per job (benchmarks/profile.py reads them)
         assert (work / job.log).is_file(), job.log
         assert (work / job.benchmark).is_file(), job.benchmark
@@ -85,6 +87,7 @@ def test_smoke_dag_end_to_end(smoke_run, measured):
             value = list(csv.DictReader(f, delimiter="\t"))[-1]["cpu_time"]
         if logged["warm"]:
             warm += 1
+            servers[job.rule in commands].add(re.search(r"warm interpreter \(invnet.warm\) of key (\w+)", text)[1])
         elif value != "NA" and "started the warm interpreter" not in text:
             # (a job that started the warm interpreter has it as its child while it runs)
             assert float(value) <= cpu + 0.25, (job.log, value, cpu)
@@ -93,6 +96,8 @@ def test_smoke_dag_end_to_end(smoke_run, measured):
     # Only the jobs that start before the warm interpreter is up (seconds) start an interpreter
     if sys.platform.startswith("linux") and os.environ.get("INVNET_WARM", "1") != "0":
         assert warm >= len(plan.jobs) // 2, (warm, len(plan.jobs))
+        # both kinds of rule run with one import path (job.py), so they share the warm interpreter
+        assert servers[False] and servers[False] <= servers[True], servers
     assert not list((work / "results").rglob(".*.tmp.*")), "temporary files left behind"
 
     # Nothing left to do: neither for the default target nor for any named target (one dry run

@@ -39,19 +39,15 @@ def run_job(rule: str, params: Mapping[str, Any], inputs: Inputs, outputs: Outpu
 def run_snakemake_job(smk: Any) -> None:
     """Run the job of a Snakemake ``script:`` (the ``snakemake`` object) and end the process with
     its exit status: in a process forked from this machine's warm interpreter where one runs
-    (:mod:`invnet.warm`), else here."""
-    job = {
+    (:mod:`invnet.warm`), else here (:func:`invnet.job_command.run`)."""
+    from .job_command import run
+
+    run({
         "rule": smk.rule, "params": smk.params.job, "log": smk.log[0], "threads": smk.threads,
         "inputs": {name: [str(p) for p in ([value] if isinstance(value, str) else value)]
                    for name, value in smk.input.items()},
         "outputs": {name: str(value) for name, value in smk.output.items()},
-    }
-    from . import warm
-
-    code = warm.run_in_warm_interpreter(job) if warm.enabled() else None
-    if code is None:
-        code = run_logged_job(job)
-    _exit_without_teardown(code)
+    })
 
 
 def run_logged_job(job: Mapping[str, Any], warm: bool = False) -> int:
@@ -67,7 +63,8 @@ def run_logged_job(job: Mapping[str, Any], warm: bool = False) -> int:
                         force=True)
     logging.captureWarnings(True)
     if warm:
-        log.info("running in pid %d, forked from the warm interpreter (invnet.warm)", os.getpid())
+        log.info("running in pid %d, forked from the warm interpreter (invnet.warm) of key %s", os.getpid(),
+                 job.get("server"))
     else:
         from .warm import STARTED
 
@@ -86,19 +83,6 @@ def run_logged_job(job: Mapping[str, Any], warm: bool = False) -> int:
     logging.shutdown()
     handle.flush()
     return code
-
-
-def _exit_without_teardown(code: int) -> None:
-    """End a finished job's process at once with status ``code``. The interpreter's teardown
-    (unloading torch and the other extension modules) costs 0.3-0.45 s of CPU per job
-    (benchmarks/startup.py) and does nothing a job needs: its outputs are written and renamed, and
-    its log is flushed first."""
-    for stream in (sys.stdout, sys.__stderr__, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
 
 
 def cpu_line(warm: bool = False) -> str:

@@ -359,6 +359,18 @@ class Plan:
         """For ``params: job=...``: the params of the job with these wildcards."""
         return lambda wildcards: self.job(rule, wildcards).params
 
+    def command_function(self, rule: str) -> Callable[[Any], str]:
+        """For ``params: command=...`` of a rule that runs the job command
+        (:mod:`invnet.job_command`): the job with these wildcards as the command's description."""
+        from .job_command import encode
+
+        def description(wildcards: Any) -> str:
+            job = self.job(rule, wildcards)
+            return encode({"rule": job.rule, "params": job.params, "log": job.log, "inputs": job.inputs,
+                           "outputs": job.outputs})
+
+        return description
+
     def resource_functions(self, rule: str) -> dict[str, Any]:
         """For ``resources: **...``: each request as a function of (wildcards, attempt),
         doubled on every retry (runtime capped at a day)."""

@@ -20,26 +20,24 @@ If there is no server yet, the job starts one in the background and runs itself,
 
 from __future__ import annotations
 
-import fcntl
+# The client side (every local job's command runs it) imports only what handing a job over needs:
+# each module less is milliseconds on each of hundreds of jobs. The server's modules load lazily.
 import hashlib
-import importlib.util
-import json
 import os
 import pickle
 import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import traceback
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (``from __future__ import annotations``): typing is not loaded
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any
+
+PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
 # Environment variables that differ between otherwise identical job processes and that no job reads.
 VOLATILE_ENV = frozenset({"PWD", "OLDPWD", "SHLVL", "_", "INVNET_WARM_IDLE_S"})
 # Imported by the server before it forks a job (each only if it imports here).
@@ -60,30 +58,34 @@ def server_key(env: Mapping[str, str] | None = None) -> str:
     """What a server must share with a job: the interpreter, the package's source files (path,
     size, modification time), the import path, the environment and the installed packages it
     preloads (their ``__init__`` files' size and modification time)."""
+    from importlib.machinery import PathFinder
+
     env = os.environ if env is None else env
     h = hashlib.sha256()
     h.update(f"{sys.executable}\0{sys.version}\0{os.getuid()}\0{PACKAGE_DIR}\0".encode())
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        st = path.stat()
+    sources = sorted(os.path.join(folder, name) for folder, _, names in os.walk(PACKAGE_DIR)
+                     for name in names if name.endswith(".py"))
+    for path in sources:
+        st = os.stat(path)
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    h.update(json.dumps(sys.path).encode())
-    h.update(json.dumps(sorted((k, v) for k, v in env.items() if k not in VOLATILE_ENV)).encode())
+    h.update(repr(sys.path).encode())
+    h.update(repr(sorted((k, v) for k, v in env.items() if k not in VOLATILE_ENV)).encode())
     for name in sorted({m.split(".")[0] for m in PRELOAD}):  # a package reinstalled: a new server
-        spec = importlib.util.find_spec(name)
+        spec = PathFinder.find_spec(name, sys.path)
         if spec is not None and spec.origin and os.path.exists(spec.origin):
             st = os.stat(spec.origin)
             h.update(f"{spec.origin}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     return h.hexdigest()[:20]
 
 
-def socket_path(key: str) -> Path:
+def socket_path(key: str) -> str:
     """The server's socket, in a folder only this user can enter (``$XDG_RUNTIME_DIR``, else the
     temporary folder; a socket's path must stay under 108 bytes)."""
-    for base in (os.environ.get("XDG_RUNTIME_DIR"), tempfile.gettempdir(), "/tmp"):
-        if base and len(os.fsencode(base)) < 60:
-            root = Path(base) / f"invnet-warm-{os.getuid()}"
-            root.mkdir(mode=0o700, exist_ok=True)
-            return root / f"{key}.sock"
+    for base in (os.environ.get("XDG_RUNTIME_DIR"), os.environ.get("TMPDIR"), "/tmp"):
+        if base and len(os.fsencode(base)) < 60 and os.path.isdir(base):
+            root = os.path.join(base, f"invnet-warm-{os.getuid()}")
+            os.makedirs(root, mode=0o700, exist_ok=True)
+            return os.path.join(root, f"{key}.sock")
     raise OSError("no folder with a short enough path for the warm interpreter's socket")
 
 
@@ -161,14 +163,21 @@ def run_in_warm_interpreter(job: dict[str, Any]) -> int | None:
         conn.close()
 
 
-def _start_server(key: str, path: Path) -> None:
+def _errors_file(path: str | Path) -> str:
+    """Where the server of the socket ``path`` writes its own errors."""
+    return os.path.splitext(str(path))[0] + ".log"
+
+
+def _start_server(key: str, path: str) -> None:
     """Start the server of ``key`` in its own session, detached from this job's output; a second
     one started at the same time finds the lock taken and ends at once."""
+    import subprocess
+
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
-        with open(path.with_suffix(".log"), "a") as errors:  # the server's own errors, if any
+        with open(_errors_file(path), "a") as errors:  # the server's own errors, if any
             server = subprocess.Popen(
-                [sys.executable, "-m", "invnet.warm", key, str(path), str(PACKAGE_DIR)], env=env, cwd="/",
+                [sys.executable, "-m", "invnet.warm", key, str(path), PACKAGE_DIR], env=env, cwd="/",
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
                 close_fds=True)
         STARTED.append(server.pid)
@@ -182,6 +191,8 @@ def _start_server(key: str, path: Path) -> None:
 def preload() -> None:
     """Import what jobs import, so that a forked job finds it loaded. Nothing is computed: no
     tensor operation (torch's thread pools start on the first), no file opened, no RNG drawn."""
+    import importlib
+
     from .devices import defer_dynamo_import
 
     defer_dynamo_import()  # as every solve job does before torch.optim loads (invnet.jobs)
@@ -200,8 +211,12 @@ def preload() -> None:
             pass
 
 
-def serve(key: str, path: Path, idle_s: float | None = None) -> None:
+def serve(key: str, path: str | Path, idle_s: float | None = None) -> None:
     """Accept jobs on ``path`` and run each in a forked child, until ``idle_s`` pass without one."""
+    import fcntl
+    from pathlib import Path
+
+    path = Path(path)
     idle_s = float(os.environ.get("INVNET_WARM_IDLE_S", 120)) if idle_s is None else idle_s
     lock = open(f"{path}.lock", "w")
     try:
@@ -237,7 +252,7 @@ def serve(key: str, path: Path, idle_s: float | None = None) -> None:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
                 listener.close()
                 lock.close()
-                _child(conn)  # never returns
+                _child(conn, key)  # never returns
             _RUNNING.add(pid)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             conn.close()
@@ -248,7 +263,7 @@ def serve(key: str, path: Path, idle_s: float | None = None) -> None:
         path.unlink(missing_ok=True)
         listener.close()
         Path(f"{path}.lock").unlink(missing_ok=True)
-        errors = path.with_suffix(".log")
+        errors = Path(_errors_file(path))
         if errors.exists() and errors.stat().st_size == 0:
             errors.unlink(missing_ok=True)
 
@@ -270,8 +285,11 @@ def _reap(_signum=None, _frame=None) -> None:
         _LAST[1] = time.monotonic()
 
 
-def _child(conn: socket.socket) -> None:
+def _child(conn: socket.socket, key: str) -> None:
     """Run the job sent on ``conn`` in this forked process and report its exit status."""
+    import threading
+    import traceback
+
     code = 1
     try:
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -288,7 +306,7 @@ def _child(conn: socket.socket) -> None:
         threading.Thread(target=_die_with_client, args=(conn,), daemon=True).start()
         from .jobs import run_logged_job
 
-        code = run_logged_job(job, warm=True)
+        code = run_logged_job({**job, "server": key}, warm=True)
     except BaseException:  # noqa: BLE001 - whatever happened, the client gets a status
         try:
             traceback.print_exc()
@@ -316,8 +334,8 @@ def _die_with_client(conn: socket.socket) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     key, path, package_dir = (sys.argv[1:] if argv is None else argv)[:3]
-    if Path(package_dir) == PACKAGE_DIR:  # else the import path found another copy of invnet: no server
-        serve(key, Path(path))
+    if os.path.realpath(package_dir) == PACKAGE_DIR:  # else the import path found another copy of invnet: no server
+        serve(key, path)
 
 
 if __name__ == "__main__":

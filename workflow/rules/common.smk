@@ -5,6 +5,7 @@ Nothing here names an experiment, a family, a solver, a figure or a table.
 """
 
 import os
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, update_config
@@ -13,6 +14,7 @@ from invnet import paths
 from invnet.analysis import AGGREGATE_TABLES
 from invnet.config import InvalidConfig, load_yaml, resolve_config
 from invnet.errors import ArtifactError
+from invnet.job_command import shell_command
 from invnet.plan import Plan
 from invnet.sweeps import SWEEP_TABLES
 
@@ -47,6 +49,15 @@ if workflow.is_main_process:
         PLAN.check_existing_artifacts()
     except ArtifactError as err:
         raise WorkflowError(str(err)) from None
+
+
+# The command of the rules with many small jobs (invnet.job_command): a lean process that hands its
+# job to the warm interpreter, where a script: directive would import Snakemake first. With a
+# conda or container deployment, the environment's python runs it.
+JOB_COMMAND = shell_command(
+    "python" if workflow.deployment_settings.deployment_method else sys.executable,
+    os.path.join(workflow.current_basedir, "..", "scripts", "job.py"),
+)
 
 
 # The report's caption templates, written by the report_page job from the figures' and tables'

@@ -12,6 +12,6 @@ rule generate_data:
     resources:
         **PLAN.resource_functions("generate_data"),
     params:
-        job=PLAN.params_function("generate_data"),
-    script:
-        "../scripts/job.py"
+        command=PLAN.command_function("generate_data"),
+    shell:
+        JOB_COMMAND

@@ -14,9 +14,9 @@ rule figure_panels:
     resources:
         **PLAN.resource_functions("figure_panels"),
     params:
-        job=PLAN.params_function("figure_panels"),
-    script:
-        "../scripts/job.py"
+        command=PLAN.command_function("figure_panels"),
+    shell:
+        JOB_COMMAND
 
 
 rule plot_experiment_figure:
@@ -36,9 +36,9 @@ rule plot_experiment_figure:
     conda:
         "../../envs/jobs.yaml"
     params:
-        job=PLAN.params_function("plot_experiment_figure"),
-    script:
-        "../scripts/job.py"
+        command=PLAN.command_function("plot_experiment_figure"),
+    shell:
+        JOB_COMMAND
 
 
 rule plot_combined_figure:
@@ -58,6 +58,6 @@ rule plot_combined_figure:
     conda:
         "../../envs/jobs.yaml"
     params:
-        job=PLAN.params_function("plot_combined_figure"),
-    script:
-        "../scripts/job.py"
+        command=PLAN.command_function("plot_combined_figure"),
+    shell:
+        JOB_COMMAND

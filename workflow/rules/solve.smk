@@ -15,9 +15,9 @@ rule solve:
     resources:
         **PLAN.resource_functions("solve"),
     params:
-        job=PLAN.params_function("solve"),
-    script:
-        "../scripts/job.py"
+        command=PLAN.command_function("solve"),
+    shell:
+        JOB_COMMAND
 
 
 rule solve_test:
@@ -36,6 +36,6 @@ rule solve_test:
     resources:
         **PLAN.resource_functions("solve_test"),
     params:
-        job=PLAN.params_function("solve_test"),
-    script:
-        "../scripts/job.py"
+        command=PLAN.command_function("solve_test"),
+    shell:
+        JOB_COMMAND

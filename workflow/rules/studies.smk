@@ -12,9 +12,9 @@ rule study_chunk:
     resources:
         **PLAN.resource_functions("study_chunk"),
     params:
-        job=PLAN.params_function("study_chunk"),
-    script:
-        "../scripts/job.py"
+        command=PLAN.command_function("study_chunk"),
+    shell:
+        JOB_COMMAND
 
 
 rule study_table:
