@@ -1,12 +1,14 @@
 """Per-job start-up on this machine, next to its floor (``python -c "import torch"``), measured side
 by side: a data job, a BFGS solve, a GD solve (torch.optim), an aggregate and a figure job, each run
-through the job entry point exactly as Snakemake runs it (its generated script: Snakemake's preamble,
-then workflow/scripts/job.py).
+through the job entry point exactly as Snakemake runs it: the rule's shell command
+(``bash -c``, the job command of invnet.job_command) or, for a ``script:`` rule (and every rule of
+older versions), its generated script (Snakemake's preamble, then workflow/scripts/job.py).
 
 How: in a temporary copy of the workflow, Snakemake runs the smoke preset's billiards scatter figure
-(a data set, BFGS, GD and JPO solves, the aggregate and the figure) with ``--skip-script-cleanup``;
-then each kept job script is run again ``--repeats`` times, alternating with the floor commands,
-and the CPU (user + sys) of each process is taken from ``getrusage``. A solve job's log gives the CPU
+(a data set, BFGS, GD and JPO solves, the aggregate and the figure) with ``--skip-script-cleanup``
+and ``--printshellcmds``; then each kept job script and each printed command is run again
+``--repeats`` times, alternating with the floor commands, and the CPU (user + sys) of each process
+tree is taken from ``getrusage``. A solve job's log gives the CPU
 of its solve; its start-up is the rest. ``-X importtime`` shows which heavy packages each job loads.
 
     python benchmarks/startup.py [--repeats 5] [--tree PATH]
@@ -30,6 +32,7 @@ import os
 import pickle
 import re
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -46,6 +49,7 @@ TARGET = "results/figures/billiards/scatter.png"
 FLOORS = {"python": ["-c", "pass"], "torch": ["-c", "import torch"],
           "torch, no teardown": ["-c", "import torch, os; os._exit(0)"]}
 PICKLE = re.compile(r"snakemake = pickle\.loads\((b['\"].*?['\"])\);")
+SHELL = re.compile(r"^Shell command: (.*job\.py .*)$", re.MULTILINE)
 
 
 def cpu_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -63,24 +67,47 @@ def logged_job_cpu(log: Path) -> float:
     return logged["job_cpu_s"]
 
 
-def start_warm_server(script: Path, cwd: Path, env: dict[str, str]) -> None:
+def start_warm_server(entry: list[str], log: str, cwd: Path, env: dict[str, str]) -> None:
     """Run a job until one runs forked from a warm interpreter (the first starts the server)."""
     import time
 
     for _ in range(200):
-        subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, check=True, capture_output=True)
-        logged = read_cpu_line(cwd / job_of(script)[2])
+        subprocess.run(entry, cwd=cwd, env=env, check=True, capture_output=True)
+        logged = read_cpu_line(cwd / log)
         if logged and logged["warm"]:
             return
         time.sleep(0.2)
     raise RuntimeError("no warm interpreter came up")
 
 
-def job_of(script: Path) -> tuple[str, dict[str, str], str]:
-    """(rule, wildcards, log file) of a kept Snakemake job script."""
+def job_of(script: Path) -> tuple[str, str | None, str]:
+    """(rule, solver or None, log file) of a kept Snakemake job script."""
     match = PICKLE.search(script.read_text())
     smk = pickle.loads(ast.literal_eval(match.group(1)))
-    return smk.rule, dict(smk.wildcards.items()), smk.log[0]
+    return smk.rule, dict(smk.wildcards.items()).get("solver"), smk.log[0]
+
+
+def job_of_command(command: str) -> tuple[str, str | None, str]:
+    """(rule, solver or None, log file) of a printed job command (its last word: the job)."""
+    job = ast.literal_eval(shlex.split(command)[-1])
+    return job["rule"], job["params"].get("solver") if job["rule"].startswith("solve") else None, job["log"]
+
+
+def entries(work: Path, printed: str) -> dict[str, tuple[list[str], str]]:
+    """Per job kind, the process Snakemake starts for it (argv: `bash -c`, as Snakemake runs a
+    script and a shell command; bash also drops variables such as PS1 that a warm server's key
+    would see) and the job's log file."""
+    found: list[tuple[tuple[str, str | None, str], list[str]]] = []
+    for script in sorted((work / ".snakemake" / "scripts").glob("*.py")):
+        found.append((job_of(script), ["bash", "-c", f"set -euo pipefail; {shlex.quote(sys.executable)} {script}"]))
+    for command in SHELL.findall(printed):
+        found.append((job_of_command(command), ["bash", "-c", f"set -euo pipefail; {command}"]))
+    kinds: dict[str, tuple[list[str], str]] = {}
+    for (rule, solver, log), argv in found:
+        kind = f"solve {solver}" if rule == "solve" else rule
+        if kind in ("generate_data", "solve bfgs", "solve gd", "aggregate", "plot_experiment_figure"):
+            kinds[kind] = (argv, log)
+    return kinds
 
 
 def solve_cpu(log: Path) -> float | None:
@@ -92,10 +119,10 @@ def solve_cpu(log: Path) -> float | None:
 HEAVY = ("torch", "torch._dynamo", "scipy.optimize", "h5py", "pandas", "matplotlib.pyplot", "seaborn", "snakemake")
 
 
-def heavy_imports(script: Path, cwd: Path, env: dict[str, str]) -> dict[str, float]:
+def heavy_imports(entry: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
     """Which heavy packages a job loads, each with its cumulative import time (``-X importtime``,
     wall seconds of one run: inflated on a loaded machine, but zero means not imported)."""
-    run = subprocess.run([sys.executable, "-X", "importtime", str(script)], cwd=cwd, env=env, capture_output=True,
+    run = subprocess.run(entry, cwd=cwd, env=dict(env, PYTHONPROFILEIMPORTTIME="1"), capture_output=True,
                          text=True, check=True)
     found: dict[str, float] = {}
     for line in run.stderr.splitlines():
@@ -120,31 +147,27 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("Snakefile", "workflow", "config", "profiles", "envs"):
             src = tree / name
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
-        subprocess.run([sys.executable, "-m", "snakemake", TARGET, "--cores", "1", "--configfile", "config/smoke.yaml",
-                        "--skip-script-cleanup", "-q"], cwd=work, env=env, check=True, capture_output=True)
-        kinds: dict[str, tuple[Path, str]] = {}
-        for script in sorted((work / ".snakemake" / "scripts").glob("*.py")):
-            rule, wildcards, log = job_of(script)
-            kind = f"solve {wildcards['solver']}" if rule == "solve" else rule
-            if kind in ("generate_data", "solve bfgs", "solve gd", "aggregate", "plot_experiment_figure"):
-                kinds[kind] = (script, log)
+        run = subprocess.run([sys.executable, "-m", "snakemake", TARGET, "--cores", "1", "--configfile",
+                              "config/smoke.yaml", "--skip-script-cleanup", "--printshellcmds"], cwd=work, env=env,
+                             check=True, capture_output=True, text=True)
+        kinds = entries(work, run.stdout + run.stderr)
         samples: dict[str, list[float]] = {k: [] for k in [*FLOORS, *kinds]}
         startups: dict[str, list[float]] = {k: [] for k in kinds if k.startswith("solve")}
         warm: dict[str, list[float]] = {k: [] for k in kinds} if has_warm else {}
         warm_startups: dict[str, list[float]] = {k: [] for k in startups} if has_warm else {}
         if has_warm:
-            start_warm_server(next(iter(kinds.values()))[0], work, warm_env)
+            start_warm_server(*next(iter(kinds.values())), work, warm_env)
         for _ in range(args.repeats):
             for floor, cmd in FLOORS.items():
                 samples[floor].append(cpu_of([sys.executable, *cmd], work, env))
-            for kind, (script, log) in kinds.items():
-                cpu = cpu_of([sys.executable, str(script)], work, env)
+            for kind, (entry, log) in kinds.items():
+                cpu = cpu_of(entry, work, env)
                 samples[kind].append(cpu)
                 solve = solve_cpu(work / log) if kind in startups else None
                 if solve is not None:
                     startups[kind].append(cpu - solve)
                 if has_warm:
-                    client = cpu_of([sys.executable, str(script)], work, warm_env)
+                    client = cpu_of(entry, work, warm_env)
                     total = client + logged_job_cpu(work / log)
                     warm[kind].append(total)
                     if kind in warm_startups:
@@ -163,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"({statistics.median(values) - med['torch']:+.2f} s vs import torch){extra}")
         print("heavy imports each job loads (cumulative import time of one run, wall s):")
         imports = {}
-        for kind, (script, _) in kinds.items():
-            imports[kind] = heavy_imports(script, work, env)
+        for kind, (entry, _) in kinds.items():
+            imports[kind] = heavy_imports(entry, work, env)
             print(f"  {kind:24s} " + (", ".join(f"{p} {t:.2f}" for p, t in imports[kind].items()) or "none"))
     figure_torch = "torch" in imports.get("plot_experiment_figure", {})
     def startup(kind: str) -> str:
