@@ -240,7 +240,8 @@ def test_the_run_computes_with_the_stored_surrogate_and_refuses_one_of_other_sam
 
     def run_with(changed: dict, attrs: dict = attrs) -> dict:
         write_h5(tmp_path / "s.h5", {**arrays, **changed}, attrs)
-        run_job("solve", job.params, {**job.inputs, "shared": [str(tmp_path / "s.h5")]}, {"run": str(tmp_path / "r.h5")})
+        run_job("solve", job.params, {**job.inputs, "shared": [str(tmp_path / "s.h5")]},
+                {"run": str(tmp_path / "r.h5")})
         return read_h5(tmp_path / "r.h5", "run")[0]
 
     assert np.array_equal(run_with({})["x"], read_h5(root / _run_file(4), "run")[0]["x"])

@@ -146,7 +146,8 @@ def test_a_surrogate_without_identifiers_is_fitted_once_per_seed_and_read_at_eve
     cfg = {"experiments": {
         "wavepacket": {"family": "wavepacket", "n": [4, 8], "seeds": [0, 1],
                        "solvers": {"bfgs": {}, "neural_adjoint": na}},
-        "billiards": {"family": "billiards", "n": [4, 8], "seeds": [0], "solvers": {"bfgs": {}, "neural_adjoint": dict(na)}},
+        "billiards": {"family": "billiards", "n": [4, 8], "seeds": [0],
+                      "solvers": {"bfgs": {}, "neural_adjoint": dict(na)}},
     }}
     plan = plan_of(cfg)
     fits = {tuple(j.wildcards.values()): j for j in plan.rule_jobs("fit_surrogate")}
@@ -155,7 +156,8 @@ def test_a_surrogate_without_identifiers_is_fitted_once_per_seed_and_read_at_eve
         assert fit.inputs == {} and fit.outputs == {"surrogate": f"results/surrogates/{e}/{s}/seed{seed}.h5"}
         for n in (4, 8):
             solve = plan.job("solve", {"experiment": e, "solver": s, "n": n, "seed": seed})
-            assert solve.inputs == {"data": [f"results/data/{e}/n{n}/seed{seed}.h5"], "shared": [fit.outputs["surrogate"]]}
+            assert solve.inputs == {"data": [f"results/data/{e}/n{n}/seed{seed}.h5"],
+                                    "shared": [fit.outputs["surrogate"]]}
             assert fit.params == {k: v for k, v in solve.params.items()
                                   if k not in ("n", "n_test", "history_points", "start_from")}
             assert fit.threads == solve.threads and fit.resources["gpu"] == solve.resources["gpu"]

@@ -237,7 +237,8 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
              experiment, solver, n, seed, wall, cpu, cpu0, float(np.mean(result.loss)), float(np.median(result.loss)))
     timing: dict[str, Any] = {"wall_time_s": wall}
     if fit is not None:  # the run is charged the whole shared fit: its time is part of the run's
-        timing = {"wall_time_s": wall + fit["wall_time_s"], "shared": {**fit, "run_wall_time_s": wall, "run_cpu_time_s": cpu}}
+        timing = {"wall_time_s": wall + fit["wall_time_s"],
+                  "shared": {**fit, "run_wall_time_s": wall, "run_cpu_time_s": cpu}}
         log.info("%s/%s n=%d seed=%d: %.2f s with the shared part's %.2f s (%.2f s CPU) from %s", experiment, solver,
                  n, seed, timing["wall_time_s"], fit["wall_time_s"], fit["cpu_time_s"], shared_file)
     status = result.problem_status

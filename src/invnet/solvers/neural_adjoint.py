@@ -185,7 +185,8 @@ def load_surrogate(arrays: Mapping[str, np.ndarray], data: SampleSet, family: Pr
     for name, own in state.items():
         value = torch.as_tensor(np.asarray(arrays[name]), device=own.device).to(own.dtype)
         if value.shape != own.shape:
-            raise ValueError(f"the shared surrogate's {name} has shape {tuple(value.shape)}, expected {tuple(own.shape)}")
+            raise ValueError(f"the shared surrogate's {name} has shape {tuple(value.shape)}, "
+                             f"expected {tuple(own.shape)}")
         loaded[name] = value
     for name, own in model.named_buffers():
         if not torch.equal(loaded[name], own):
