@@ -42,6 +42,7 @@ for _name, _files in PLAN.named_targets().items():
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/solve.smk"
+include: "workflow/rules/surrogates.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/tables.smk"

@@ -57,6 +57,8 @@ def check_sampling(cls: type[ProblemFamily]) -> None:
     assert a.x_true.shape == (N, fam.dim) and a.y_target.shape[0] == N
     assert not np.array_equal(a.x_true, c.x_true), "different seeds gave the same problems"
     assert np.all(np.isfinite(a.y_target)) and np.all(np.isfinite(a.x_true))
+    if not cls.identifiers:  # a family declaring no identifiers samples none
+        assert a.gamma is None and c.gamma is None, "identifiers = False, but sample() gives gamma"
 
 
 def check_batched_equals_rows(cls: type[ProblemFamily]) -> None:

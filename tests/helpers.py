@@ -124,10 +124,11 @@ def plan_of(config: dict[str, Any], measured: dict | None = None):
 
 def run_plan(config: dict[str, Any], root: Path, rules: tuple[str, ...] = ("generate_data", "solve")):
     """Run the jobs of ``rules`` of a config's plan in-process under ``root``; the plan.
-    "solve" brings the test-set solves with it (the aggregate reads them)."""
+    "solve" brings the test-set solves with it (the aggregate reads them) and the per-seed parts
+    solvers share across n (the solve jobs read them)."""
     plan = plan_of(config)
     if "solve" in rules:
-        rules = (*rules, "solve_test")
+        rules = (*rules, "solve_test", "fit_surrogate")
     plan.run([j for j in plan.jobs if j.rule in rules], root)
     return plan
 

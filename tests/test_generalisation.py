@@ -37,7 +37,7 @@ def study(tmp_path_factory):
     run in-process: (root, plan)."""
     root = tmp_path_factory.mktemp("generalisation")
     plan = plan_of(config())
-    jobs = [j for j in plan.jobs if j.rule in ("generate_data", "solve", "solve_test", "aggregate")
+    jobs = [j for j in plan.jobs if j.rule in ("generate_data", "fit_surrogate", "solve", "solve_test", "aggregate")
             or j.wildcards.get("figure") == "generalisation" or j.wildcards.get("table") == "generalisation"]
     plan.run(jobs, root)
     return root, plan

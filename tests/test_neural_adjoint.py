@@ -2,15 +2,19 @@
 surrogate is learnt to within a small error and its inversions find the truth; the held-out error
 the run artifact records is the surrogate's error on the held-out samples, recomputed here with
 this file's own F; evaluations are the samples charged per problem plus the one scoring; it runs
-on every family of the package and keeps its iterates in the box its samples span."""
+on every family of the package and keeps its iterates in the box its samples span. On a family
+without identifiers its surrogate is fitted once per seed and shared by every n: the runs are the
+ones that fit their own, bit for bit, and are charged the fit's time."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import plan_of
+from helpers import h5_contents, plan_of, tiny_wavepacket
 from invnet.artifacts import read_h5
 from invnet.problems import ProblemFamily, ProblemSet, make_family
 from invnet.seeding import numpy_rng
@@ -153,3 +157,104 @@ def test_too_few_samples_is_refused_naming_the_key():
         "bfgs": {}, "neural_adjoint": {"samples": 1}}}}}
     with pytest.raises(InvalidConfig, match=r"experiments\.wavepacket\.solvers\.neural_adjoint\.samples"):
         resolve_config(config, check_cuda=False)
+
+
+# ------------------------------------------------------------------------------ shared across n
+# The wave packet has no identifiers: its surrogate is the same at every n, fitted once per seed
+# (rule fit_surrogate) and loaded by each n's run.
+SHARED_NA = {"samples": 48, "hidden": [8], "surrogate_steps": 40, "steps": 30, "lr": 0.05}
+SHARED = tiny_wavepacket({"bfgs": {"maxiter": 5}, "neural_adjoint": SHARED_NA})
+SHARED["experiments"]["wavepacket"].update(n=[4, 8], seeds=[2])
+SURROGATE = "results/surrogates/wavepacket/neural_adjoint/seed2.h5"
+
+
+def _na_runs(plan) -> list:
+    return [j for j in plan.rule_jobs("solve") if j.wildcards["solver"] == "neural_adjoint"]
+
+
+def _run_file(n: int) -> str:
+    return f"results/runs/wavepacket/neural_adjoint/n{n}/seed2.h5"
+
+
+@pytest.fixture(scope="module")
+def shared_runs(tmp_path_factory):
+    """(plan, root, own): the neural adjoint's runs at n = 4 and 8 as the plan runs them, through
+    one shared surrogate fit (under root), and the same solve jobs without that input, each fitting
+    its own surrogate as every run did before (under own)."""
+    plan = plan_of(SHARED)
+    root, own = tmp_path_factory.mktemp("shared"), tmp_path_factory.mktemp("own")
+    data = plan.rule_jobs("generate_data")
+    plan.run(data + plan.rule_jobs("fit_surrogate") + _na_runs(plan), root)
+    plan.run(data + [replace(j, inputs={"data": j.inputs["data"]}) for j in _na_runs(plan)], own)
+    return plan, root, own
+
+
+def test_a_run_through_the_shared_surrogate_is_the_run_that_fits_its_own_bit_for_bit(shared_runs):
+    plan, root, own = shared_runs
+    assert len(plan.rule_jobs("fit_surrogate")) == 1 and all(j.inputs["shared"] == [SURROGATE] for j in _na_runs(plan))
+    assert not (own / "results/surrogates").exists()
+    for n in (4, 8):
+        shared, _ = read_h5(root / _run_file(n), "run")
+        assert {"x", "loss", "test_x", "test_loss", "loss_history", "evaluations"} <= set(shared)
+        # every dataset (dtype, shape, bytes) and every attribute but the provenance
+        assert h5_contents(root / _run_file(n)) == h5_contents(own / _run_file(n)), n
+        info = {p: read_h5(p / _run_file(n), "run")[1]["provenance"]["info"] for p in (root, own)}
+        assert info[root] == info[own] and info[root]["surrogate"]["held_out_mse"] > 0
+    # the stored surrogate: every parameter and buffer of the network, as float64
+    arrays, attrs = read_h5(root / SURROGATE, "surrogate", {"experiment": "wavepacket", "seed": 2})
+    assert {"x_mid", "x_half", "y_mean", "y_scale", "body.0.weight", "head.bias"} <= set(arrays)
+    assert all(a.dtype == np.float64 for a in arrays.values())
+    assert attrs["config"]["solver"]["surrogate_steps"] == SHARED_NA["surrogate_steps"]
+
+
+def test_the_shared_run_is_charged_the_fits_time(shared_runs):
+    """Its wall time is its own plus the whole fit's (each n pays for it in full); its provenance
+    names the surrogate, and the fit's wall and CPU time; its evaluations are the samples' charge
+    plus one, as a run fitting its own."""
+    _, root, own = shared_runs
+    fit = read_h5(root / SURROGATE, "surrogate")[1]["provenance"]
+    assert fit["wall_time_s"] > 0 and fit["cpu_time_s"] > 0
+    for n in (4, 8):
+        run, attrs = read_h5(root / _run_file(n), "run")
+        prov = attrs["provenance"]
+        assert prov["wall_time_s"] >= fit["wall_time_s"]
+        assert prov["wall_time_s"] == prov["shared"]["run_wall_time_s"] + fit["wall_time_s"]
+        assert prov["shared"]["wall_time_s"] == fit["wall_time_s"] and prov["shared"]["cpu_time_s"] == fit["cpu_time_s"]
+        assert prov["shared"]["file"] == str(root / SURROGATE)
+        assert "shared" not in read_h5(own / _run_file(n), "run")[1]["provenance"]
+        assert run["evaluations"].sum() == SHARED_NA["samples"] + n
+
+
+def test_the_run_computes_with_the_stored_surrogate_and_refuses_one_of_other_samples_or_settings(shared_runs, tmp_path):
+    """A changed parameter changes the run (it is the stored network that is inverted); a changed
+    buffer is another sample set's surrogate, and a fit with other settings is another surrogate:
+    both refused."""
+    from invnet.artifacts import write_h5
+    from invnet.errors import ArtifactError
+    from invnet.jobs import run_job
+
+    plan, root, _ = shared_runs
+    job = plan.job("solve", {"experiment": "wavepacket", "solver": "neural_adjoint", "n": 4, "seed": 2}).under(root)
+    arrays, attrs = read_h5(root / SURROGATE, "surrogate")
+    attrs = {k: v for k, v in attrs.items() if k not in ("complete", "schema_version")}
+
+    def run_with(changed: dict, attrs: dict = attrs) -> dict:
+        write_h5(tmp_path / "s.h5", {**arrays, **changed}, attrs)
+        run_job("solve", job.params, {**job.inputs, "shared": [str(tmp_path / "s.h5")]},
+                {"run": str(tmp_path / "r.h5")})
+        return read_h5(tmp_path / "r.h5", "run")[0]
+
+    assert np.array_equal(run_with({})["x"], read_h5(root / _run_file(4), "run")[0]["x"])
+    assert not np.array_equal(run_with({"head.bias": arrays["head.bias"] + 0.1})["x"],
+                              read_h5(root / _run_file(4), "run")[0]["x"])
+    with pytest.raises(ValueError, match="y_mean is not this run's samples'"):
+        run_with({"y_mean": arrays["y_mean"] + 1e-9})
+    other = {**attrs, "config": {**attrs["config"], "solver": {**attrs["config"]["solver"], "surrogate_steps": 41}}}
+    with pytest.raises(ArtifactError, match="other settings or code"):
+        run_with({}, other)
+    # and a damaged one is refused before any job runs, as a damaged run
+    damaged = tmp_path / "check" / SURROGATE
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not HDF5")
+    with pytest.raises(ArtifactError, match="seed2.h5 is not a readable HDF5 file"):
+        plan.check_existing_artifacts(tmp_path / "check")

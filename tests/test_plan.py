@@ -55,9 +55,9 @@ def test_every_input_is_made_by_exactly_one_job_and_every_path_follows_the_layou
     for job in smoke_plan.jobs:
         missing = [p for p in job.input_files if p not in made]
         assert not missing, (job.rule, job.wildcards, missing)
-    templates = [paths.DATA, paths.RUN, paths.TEST_RUN, paths.AGGREGATE, paths.PANELS, paths.EXPERIMENT_FIGURE,
-                 paths.COMBINED_FIGURE, paths.TABLE, paths.STUDY_CHUNK, paths.STUDY_TABLE, paths.REPORT_PAGE,
-                 paths.REPORT_CAPTIONS]
+    templates = [paths.DATA, paths.RUN, paths.TEST_RUN, paths.SURROGATE, paths.AGGREGATE, paths.PANELS,
+                 paths.EXPERIMENT_FIGURE, paths.COMBINED_FIGURE, paths.TABLE, paths.STUDY_CHUNK, paths.STUDY_TABLE,
+                 paths.REPORT_PAGE, paths.REPORT_CAPTIONS]
     patterns = [re.compile("^" + re.sub(r"\\\{\w+\\\}", r"[^/]+", re.escape(t)) + "$") for t in templates]
     assert all(any(p.match(path) for p in patterns) for path in outputs)
     for target in smoke_plan.all_targets():
@@ -117,14 +117,14 @@ def _changed(before, after) -> dict[str, int]:
 
 def test_a_thread_change_reruns_the_solve_jobs_and_what_reads_them(smoke_plan):
     """JPO's reductions may depend on the torch thread count (machine- and build-specific):
-    `threads` is a param of every solve job (and test-set solve job), and of no other job but the
-    report page (which shows the whole config)."""
+    `threads` is a param of every solve job (and test-set solve job, and shared surrogate fit), and
+    of no other job but the report page (which shows the whole config)."""
     other = plan_of({**smoke_config(), "threads": 2})
     changed = [j for j in other.jobs if smoke_plan.job(j.rule, j.wildcards).params != j.params]
-    assert {j.rule for j in changed} == {"solve", "solve_test", "report_page"}
-    assert len(changed) == smoke_plan.counts()["solve"] + smoke_plan.counts()["solve_test"] + 1
-    assert all(j.threads == 2 and j.resources["cpus_per_task"] == 2
-               for j in other.rule_jobs("solve") + other.rule_jobs("solve_test"))
+    solving = ("solve", "solve_test", "fit_surrogate")
+    assert {j.rule for j in changed} == {*solving, "report_page"}
+    assert len(changed) == sum(smoke_plan.counts()[r] for r in solving) + 1
+    assert all(j.threads == 2 and j.resources["cpus_per_task"] == 2 for r in solving for j in other.rule_jobs(r))
 
 
 def test_a_setting_change_reruns_only_that_solver(smoke_plan):
@@ -134,6 +134,42 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
     assert "generate_data" not in counts and counts["aggregate"] == 1
     rtol = _changed(smoke_plan, plan_of({**smoke_config(), "compare_rtol": 0.01}))
     assert "solve" not in rtol and "generate_data" not in rtol and rtol["aggregate"] == 4
+
+
+def test_a_surrogate_without_identifiers_is_fitted_once_per_seed_and_read_at_every_n():
+    """The neural adjoint on the wave packet (no γ) shares its surrogate across n: one
+    fit_surrogate job per seed, read by that seed's neural-adjoint solve job at every n and by no
+    other solve job; on billiards (γ: its surrogate depends on n) each run fits its own. The fit's
+    params are its solve jobs' without what depends on the problem set (its code fingerprint is
+    theirs), so a change of the solver's settings reruns the fit and every run that reads it."""
+    na = {"samples": 32, "hidden": [8], "surrogate_steps": 5, "steps": 5}
+    cfg = {"experiments": {
+        "wavepacket": {"family": "wavepacket", "n": [4, 8], "seeds": [0, 1],
+                       "solvers": {"bfgs": {}, "neural_adjoint": na}},
+        "billiards": {"family": "billiards", "n": [4, 8], "seeds": [0],
+                      "solvers": {"bfgs": {}, "neural_adjoint": dict(na)}},
+    }}
+    plan = plan_of(cfg)
+    fits = {tuple(j.wildcards.values()): j for j in plan.rule_jobs("fit_surrogate")}
+    assert set(fits) == {("wavepacket", "neural_adjoint", "0"), ("wavepacket", "neural_adjoint", "1")}
+    for (e, s, seed), fit in fits.items():
+        assert fit.inputs == {} and fit.outputs == {"surrogate": f"results/surrogates/{e}/{s}/seed{seed}.h5"}
+        for n in (4, 8):
+            solve = plan.job("solve", {"experiment": e, "solver": s, "n": n, "seed": seed})
+            assert solve.inputs == {"data": [f"results/data/{e}/n{n}/seed{seed}.h5"],
+                                    "shared": [fit.outputs["surrogate"]]}
+            assert fit.params == {k: v for k, v in solve.params.items()
+                                  if k not in ("n", "n_test", "history_points", "start_from")}
+            assert fit.threads == solve.threads and fit.resources["gpu"] == solve.resources["gpu"]
+    reading = {tuple(j.wildcards.values()) for j in plan.rule_jobs("solve") if "shared" in j.inputs}
+    assert reading == {("wavepacket", "neural_adjoint", str(n), str(seed)) for n in (4, 8) for seed in (0, 1)}
+    assert all(j.inputs == {"data": [paths.data_file("billiards", int(j.wildcards["n"]), 0)]}
+               for j in plan.rule_jobs("solve") if j.wildcards["experiment"] == "billiards")
+    changed = _changed(plan, plan_of(set_key(cfg, "experiments.wavepacket.solvers.neural_adjoint.surrogate_steps", 6)))
+    assert changed["fit_surrogate"] == 2 and changed["solve"] == 4
+    # priority: a fit starts before the runs that wait for it
+    assert all(plan.priorities[f.key] > plan.priorities[plan.job("solve", {**f.wildcards, "n": n}).key]
+               for f in fits.values() for n in (4, 8))
 
 
 # Editing one module reschedules exactly the jobs whose results it can change (smoke config:
@@ -148,7 +184,7 @@ def test_a_setting_change_reruns_only_that_solver(smoke_plan):
 # sweep job) and its claim_map.
 CODE_CHANGES = {
     "problems/wavepacket.py": {  # and the wave packet's sweeps (the sweep job and its claim map)
-        "generate_data": 4, "solve": 36, "solve_test": 2, "aggregate": 1, "figure_panels": 3,
+        "generate_data": 4, "fit_surrogate": 2, "solve": 36, "solve_test": 2, "aggregate": 1, "figure_panels": 3,
         "plot_combined_figure": 1, "plot_experiment_figure": 10, "make_table": 7, "sweep": 1,
     },
     "problems/billiards.py": {
@@ -171,8 +207,8 @@ CODE_CHANGES = {
         "solve": 23, "aggregate": 4, "figure_panels": 14, "plot_combined_figure": 4,
         "plot_experiment_figure": 39, "make_table": 7, "sweep": 1,
     },
-    "solvers/neural_adjoint.py": {  # its 4 wavepacket runs and what reads them
-        "solve": 4, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
+    "solvers/neural_adjoint.py": {  # its 2 surrogates (one per seed), 4 wavepacket runs and what reads them
+        "fit_surrogate": 2, "solve": 4, "aggregate": 1, "figure_panels": 3, "plot_combined_figure": 1,
         "plot_experiment_figure": 9, "make_table": 7,
     },
     "figures/scatter.py": {"plot_experiment_figure": 4},
@@ -269,7 +305,7 @@ def test_resource_requests_follow_the_measured_table():
 
 def test_solve_jobs_ask_for_a_gpu_only_when_the_config_computes_on_cuda():
     cuda = plan_of({**smoke_config(), "device": "cuda"})
-    solving = ("solve", "solve_test")
+    solving = ("solve", "solve_test", "fit_surrogate")
     assert all(j.resources["gpu"] == 1 for j in cuda.jobs if j.rule in solving)
     assert all("gpu" not in j.resources for j in cuda.jobs if j.rule not in solving)
     cpu = plan_of({**smoke_config(), "device": "cpu"})

@@ -143,6 +143,7 @@ REQUIRED_ATTRS = {
     "data": ("experiment", "n", "seed", "n_test", "problem", "provenance"),
     "run": ("experiment", "solver", "n", "seed", "config", "provenance"),
     "test_run": ("experiment", "solver", "n", "seed", "data_n", "config", "provenance"),  # n: test problems
+    "surrogate": ("experiment", "solver", "seed", "config", "provenance"),  # a solver's part shared across n
 }
 
 
@@ -185,7 +186,12 @@ def _run_shapes(attrs: Mapping[str, Any], shapes: Mapping[str, tuple]) -> str | 
     return _shape_problem(shapes, wanted)
 
 
-_SHAPES = {"data": _data_shapes, "run": _run_shapes, "test_run": _run_shapes}
+def _shared_shapes(attrs: Mapping[str, Any], shapes: Mapping[str, tuple]) -> str | None:
+    """A solver's per-seed part: whatever arrays the solver stored, at least one."""
+    return None if shapes else "it holds no dataset"
+
+
+_SHAPES = {"data": _data_shapes, "run": _run_shapes, "test_run": _run_shapes, "surrogate": _shared_shapes}
 
 
 def _decode(key: str, value: Any) -> Any:

@@ -14,7 +14,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,10 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
         init_arrays, _ = read_h5(init, "run", {"experiment": experiment, "solver": params["start_from"], "n": n,
                                                 "seed": seed})
         x_init = init_arrays["x"]
+    shared_file = inputs.get("shared", [None])[0]
+    shared, fit = None, None
+    if shared_file is not None:
+        shared, fit = load_shared(params, family, shared_file)
     threads = int(params["threads"])
     if threads_granted is not None and threads_granted < threads:
         log.warning(
@@ -210,10 +215,16 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
     device = resolve_device(params["device"])
     log.info("%s/%s n=%d seed=%d on %s: settings %s", experiment, solver, n, seed, device, params["settings"])
     t0, cpu0 = time.perf_counter(), time.process_time()
-    result = solve_problem_set(params, family, train, test, x_init, device)
+    result = solve_problem_set(params, family, train, test, x_init, device, shared=shared)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     log.info("%s/%s n=%d seed=%d: done in %.2f s (%.2f s CPU; %.2f s CPU before), mean loss %.4e, median %.4e",
              experiment, solver, n, seed, wall, cpu, cpu0, float(np.mean(result.loss)), float(np.median(result.loss)))
+    timing: dict[str, Any] = {"wall_time_s": wall}
+    if fit is not None:  # the run is charged the whole shared fit: its time is part of the run's
+        timing = {"wall_time_s": wall + fit["wall_time_s"],
+                  "shared": {**fit, "run_wall_time_s": wall, "run_cpu_time_s": cpu}}
+        log.info("%s/%s n=%d seed=%d: %.2f s with the shared part's %.2f s (%.2f s CPU) from %s", experiment, solver,
+                 n, seed, timing["wall_time_s"], fit["wall_time_s"], fit["cpu_time_s"], shared_file)
     status = result.problem_status
     failed = {name: int((status == k).sum()) for k, name in STATUS_NAMES.items() if k != STATUS_OK}
     if sum(failed.values()):
@@ -229,12 +240,71 @@ def solve(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_g
         "kind": "run", "experiment": experiment, "solver": solver, "n": n, "seed": seed,
         "config": run_config(params, family.describe()),
         "provenance": provenance(
-            seed=seed, n=n, experiment=experiment, solver=solver, wall_time_s=wall, data_file=str(data),
+            seed=seed, n=n, experiment=experiment, solver=solver, **timing, data_file=str(data),
             data_sha256=file_sha256(data), init_file=None if init is None else str(init), info=result.info,
             device=device_name(device), threads=threads, threads_granted=threads_granted,
             code_fingerprint=params["code"],
         ),
     })
+
+
+def shared_config(params: Mapping[str, Any], problem: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``config`` attribute of a solver's per-seed part shared across n (fit_surrogate): the
+    slice of the job's params that determined it; every n's solve job checks it against its own."""
+    return {
+        "experiment": params["experiment"], "problem": dict(problem), "solver": params["settings"],
+        "dtype": params["dtype"], "threads": int(params["threads"]), "device": params["device"],
+    }
+
+
+def fit_surrogate(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
+    """Make the per-seed part of a solver that shares one across n (``Solver.prepare_shared``:
+    the neural adjoint's surrogate of a family without identifiers) once for every n's solve job
+    of the seed, computing as a solve job computes (threads, determinism, seed, dtype, device);
+    its artifact records the wall and CPU time it took, which each of those runs is charged."""
+    import numpy as np
+
+    from .artifacts import provenance, write_h5
+    from .devices import DTYPES, device_name, resolve_device
+    from .solvers import build_solver
+
+    experiment, solver, seed = params["experiment"], params["solver"], int(params["seed"])
+    family = _family(params)
+    device = resolve_device(params["device"])
+    log.info("%s/%s seed=%d on %s: the part shared by every n; settings %s", experiment, solver, seed, device,
+             params["settings"])
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with computing(params):
+        arrays = build_solver(solver, params["settings"]).prepare_shared(family, seed, DTYPES[params["dtype"]], device)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    log.info("%s/%s seed=%d: done in %.2f s (%.2f s CPU), %d arrays", experiment, solver, seed, wall, cpu, len(arrays))
+    write_h5(outputs["surrogate"], {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}, {
+        "kind": "surrogate", "experiment": experiment, "solver": solver, "seed": seed,
+        "config": shared_config(params, family.describe()),
+        "provenance": provenance(
+            seed=seed, experiment=experiment, solver=solver, wall_time_s=wall, cpu_time_s=cpu,
+            device=device_name(device), threads=int(params["threads"]), threads_granted=threads_granted,
+            code_fingerprint=params["code"],
+        ),
+    })
+
+
+def load_shared(params: Mapping[str, Any], family, path: str | os.PathLike):
+    """(arrays, fit) of the shared per-seed part ``path`` a solve job reads: its arrays, checked
+    to be this run's solver, seed, settings, problem, dtype, threads, device and code, and
+    ``fit``: its file, sha256, wall and CPU seconds (what the run is charged for it)."""
+    from .artifacts import file_sha256, read_h5
+    from .errors import ArtifactError
+
+    expect = {"experiment": params["experiment"], "solver": params["solver"], "seed": int(params["seed"])}
+    arrays, attrs = read_h5(path, "surrogate", expect)
+    prov = attrs["provenance"] if isinstance(attrs["provenance"], dict) else {}
+    if attrs["config"] != shared_config(params, family.describe()) or prov.get("code_fingerprint") != params["code"]:
+        raise ArtifactError(f"{path} was made with other settings or code than this run's; delete it and rerun "
+                            "(snakemake reruns it when the config or the code changed)")
+    fit = {"file": str(path), "sha256": file_sha256(path), "wall_time_s": float(prov["wall_time_s"]),
+           "cpu_time_s": float(prov["cpu_time_s"])}
+    return arrays, fit
 
 
 def solve_test(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, threads_granted: int | None = None) -> None:
@@ -244,30 +314,44 @@ def solve_test(params: Mapping[str, Any], inputs: Inputs, outputs: Outputs, thre
     solve_test_set(params, inputs, outputs, threads_granted)
 
 
-def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=None, device=None, progress=None):
+def solve_problem_set(params: Mapping[str, Any], family, train, test=None, init=None, device=None, progress=None,
+                      shared=None):
     """The computation of a solve job, also the tuning sweep's (invnet.tuning): the solver
     ``params["solver"]`` with ``params["settings"]`` on ``train``, with ``params["threads"]``
     threads, deterministic algorithms, the run's seed, dtype and device, through the one
-    solver driver (:func:`invnet.solvers.solve`)."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    from .devices import DTYPES, defer_dynamo_import, resolve_device, use_deterministic_algorithms
+    solver driver (:func:`invnet.solvers.solve`); ``shared``: the solver's per-seed part made
+    once for every n (:func:`fit_surrogate`), else None."""
+    from .devices import DTYPES, resolve_device
     from .solvers import SolveProblem, build_solver, solve
 
     device = resolve_device(params["device"]) if device is None else device
-    threads, seed = int(params["threads"]), int(params["seed"])
+    with computing(params):
+        problem = SolveProblem(
+            family=family, train=train, test=test, seed=int(params["seed"]), init=init, dtype=DTYPES[params["dtype"]],
+            device=device, history_points=int(params["history_points"]),
+            progress=log.info if progress is None else progress, shared=shared,
+        )
+        return solve(build_solver(params["solver"], params["settings"]), problem)
+
+
+@contextmanager
+def computing(params: Mapping[str, Any]) -> Iterator[None]:
+    """How every solver computes (solve and fit_surrogate jobs): ``params["threads"]`` torch
+    threads, the run's seed as torch's global seed, deterministic algorithms, no TorchDynamo
+    import, and BLAS limited to the same threads."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from .devices import defer_dynamo_import, use_deterministic_algorithms
+
+    threads = int(params["threads"])
     torch.set_num_threads(threads)
-    torch.manual_seed(seed)
+    torch.manual_seed(int(params["seed"]))
     use_deterministic_algorithms()
     defer_dynamo_import()
-    problem = SolveProblem(
-        family=family, train=train, test=test, seed=seed, init=init, dtype=DTYPES[params["dtype"]], device=device,
-        history_points=int(params["history_points"]), progress=log.info if progress is None else progress,
-    )
     # SciPy's BLAS (L-BFGS-B, BFGS fallbacks) fighting torch for cores slows small problems 10-50x
     with threadpool_limits(limits=threads):
-        return solve(build_solver(params["solver"], params["settings"]), problem)
+        yield
 
 
 # ----------------------------------------------------------------------------- aggregate, figures, tables
@@ -374,6 +458,7 @@ RUNNERS = {
     "generate_data": generate_data,
     "solve": solve,
     "solve_test": solve_test,
+    "fit_surrogate": fit_surrogate,
     "aggregate": aggregate,
     "figure_panels": figure_panels,
     "plot_experiment_figure": plot_figure,

@@ -4,6 +4,7 @@ job plan, the job entry point and the tests all read it from here (never write a
     results/data/{experiment}/n{n}/seed{seed}.h5              problem sets (data artifacts)
     results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5     one solver run (run artifacts)
     results/runs/{experiment}/{solver}/test/seed{seed}.h5     one solver on a seed's test set
+    results/surrogates/{experiment}/{solver}/seed{seed}.h5    a solver's per-seed part shared by every n
     results/aggregate/{experiment}/{table}.csv                tidy frames (outcomes, ...)
     results/aggregate/{experiment}/panels/{figure}.h5         a figure's panel data
     results/aggregate/{experiment}/sweep{,_summary}.csv       the robustness sweeps of an experiment
@@ -24,6 +25,7 @@ from __future__ import annotations
 DATA = "results/data/{experiment}/n{n}/seed{seed}.h5"
 RUN = "results/runs/{experiment}/{solver}/n{n}/seed{seed}.h5"
 TEST_RUN = "results/runs/{experiment}/{solver}/test/seed{seed}.h5"  # "test" never matches n{n}
+SURROGATE = "results/surrogates/{experiment}/{solver}/seed{seed}.h5"
 AGGREGATE = "results/aggregate/{experiment}/{table}.csv"
 PANELS = "results/aggregate/{experiment}/panels/{figure}.h5"
 EXPERIMENT_FIGURE = "results/figures/{experiment}/{figure}.{ext}"
@@ -44,6 +46,7 @@ RULE_WILDCARDS = {
     "generate_data": ("experiment", "n", "seed"),
     "solve": ("experiment", "solver", "n", "seed"),
     "solve_test": ("experiment", "solver", "seed"),
+    "fit_surrogate": ("experiment", "solver", "seed"),
     "aggregate": ("experiment",),
     "figure_panels": ("experiment", "figure"),
     "plot_experiment_figure": ("experiment", "figure"),
@@ -69,6 +72,10 @@ def run_file(experiment: str, solver: str, n: int, seed: int) -> str:
 
 def test_run_file(experiment: str, solver: str, seed: int) -> str:
     return TEST_RUN.format(experiment=experiment, solver=solver, seed=seed)
+
+
+def surrogate_file(experiment: str, solver: str, seed: int) -> str:
+    return SURROGATE.format(experiment=experiment, solver=solver, seed=seed)
 
 
 def aggregate_file(experiment: str, table: str) -> str:

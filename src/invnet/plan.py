@@ -8,7 +8,11 @@ and the tests ask the plan in-process what a config produces, what a code edit r
 what a job requests. Jobs, by rule:
 
 - ``generate_data``: one problem set per (experiment, n, seed);
-- ``solve``: one solver on one problem set (a refinement also reads the run it starts from);
+- ``fit_surrogate``: the per-seed part of a solver that shares one across n
+  (``Solver.shares_across_n``: the neural adjoint's surrogate of a family without identifiers γ),
+  once per (experiment, solver, seed), for every n's ``solve`` job of that seed to read;
+- ``solve``: one solver on one problem set (a refinement also reads the run it starts from, a
+  solver sharing its per-seed part across n that part);
 - ``solve_test``: one per-problem solver of ``test_solvers`` on a seed's held-out test set
   (:mod:`invnet.test_runs`);
 - ``aggregate``: every run of one experiment into the frames of ``analysis.AGGREGATE_TABLES``;
@@ -50,6 +54,11 @@ from .tables import TableSpec, tables
 
 # Rules whose jobs run where Snakemake runs (`localrule: True`): they only read aggregates.
 LOCAL_RULES = ("plot_experiment_figure", "plot_combined_figure", "make_table", "study_table", "report_page")
+# Rules whose jobs compute with a solver: config `threads` torch threads, a GPU where the config
+# computes on CUDA.
+SOLVER_RULES = ("fit_surrogate", "solve", "solve_test")
+# The artifact kind (invnet.artifacts) of each rule's output that is checked before any job runs.
+CHECKED_KINDS = {"generate_data": "data", "fit_surrogate": "surrogate", "solve": "run", "solve_test": "test_run"}
 SMALL_JOB = {"mem_mb": 2000, "runtime": 15}  # aggregate, panels, studies: measured in seconds
 
 
@@ -115,6 +124,8 @@ class Experiment:
     family: str  # the family's registered name (what figures apply to)
     family_cost: float
     resolved: dict[str, ResolvedSolver]  # the configured solvers, resolved
+    # the solvers whose runs of one seed share a per-seed part across n (fit once per seed)
+    shared: tuple[str, ...] = ()
 
     @cached_property
     def solvers(self) -> SolverSet:
@@ -148,7 +159,8 @@ class Plan:
         for name, block in config["experiments"].items():
             family = make_family(block["family"], block["problem"], name)
             resolved = resolve_solvers(name, block["solvers"], family)
-            self.experiments[name] = Experiment(name, block, family.name, float(type(family).cost), resolved)
+            shared = tuple(s for s, r in resolved.items() if r.build().shares_across_n(family))
+            self.experiments[name] = Experiment(name, block, family.name, float(type(family).cost), resolved, shared)
         self.figures: dict[str, FigureSpec] = figures()
         self.tables: dict[str, TableSpec] = tables()
         self.studies: dict[str, StudySpec] = {s: studies()[s] for s in config["studies"]}
@@ -336,11 +348,11 @@ class Plan:
         wrong shape, or is not the artifact its path names: ArtifactError with one line naming
         the file and what is wrong (and how many more fail). Reads attributes and shapes only."""
         bad = []
-        for job in self.rule_jobs("generate_data") + self.rule_jobs("solve") + self.rule_jobs("solve_test"):
+        for job in [j for rule in CHECKED_KINDS for j in self.rule_jobs(rule)]:
             path = job.output_files[0]
             if not os.path.lexists(Path(root) / path):
                 continue
-            kind = {"generate_data": "data", "solve": "run", "solve_test": "test_run"}[job.rule]
+            kind = CHECKED_KINDS[job.rule]
             expect = {k: (int(v) if k in ("n", "seed") else v) for k, v in job.wildcards.items()}
             try:
                 check_artifact(Path(root) / path, kind, expect)
@@ -410,7 +422,7 @@ class Plan:
         return Job("bundle", {}, {"artifacts": artifacts}, {"bundle": paths.BUNDLE}, params, 1, {})
 
     def threads(self, rule: str) -> int:
-        return int(self.config["threads"]) if rule in ("solve", "solve_test") else 1
+        return int(self.config["threads"]) if rule in SOLVER_RULES else 1
 
     def priority_function(self, rule: str) -> Callable[[Any], int]:
         """For ``priority: ...``: the job's :attr:`priorities` entry (Snakemake starts the ready
@@ -422,6 +434,9 @@ class Plan:
         """A job's expected wall seconds on one core (data and solve jobs: the measured
         benchmarks of ``workflow/resources.yaml``, scaled, else their cost class; others: a few
         seconds)."""
+        if job.rule == "fit_surrogate":  # part of what the smallest n's solve job did before it was shared
+            exp = self.experiments[job.wildcards["experiment"]]
+            return self.expected_seconds(self.job("solve", {**job.wildcards, "n": exp.sizes[0]}))
         if job.rule not in ("generate_data", "solve"):
             return SMALL_JOB_S
         exp, solver = self.experiments[job.wildcards["experiment"]], job.wildcards.get("solver")
@@ -490,6 +505,8 @@ class Plan:
                     for solver in exp.solvers:
                         yield self._solve_job(exp, solver, n, seed)
             for seed in exp.seeds:
+                for solver in exp.shared:
+                    yield self._shared_job(exp, solver, seed)
                 for solver in exp.test_solvers:
                     yield self._test_job(exp, solver, seed)
             yield self._aggregate_job(exp)
@@ -527,6 +544,8 @@ class Plan:
         inputs = {"data": [paths.data_file(exp.name, n, seed)]}
         if resolved.start_from is not None:
             inputs["init"] = [paths.run_file(exp.name, resolved.start_from, n, seed)]
+        if solver in exp.shared:  # its per-seed part, made once for every n (fit_surrogate)
+            inputs["shared"] = [paths.surrogate_file(exp.name, solver, seed)]
         params = {
             **self._data_params(exp, n, seed),
             "dtype": self.config["dtype"],
@@ -556,6 +575,19 @@ class Plan:
         wc = {"experiment": exp.name, "solver": solver, "seed": str(seed)}
         return Job("solve_test", wc, {"data": solve.inputs["data"]},
                    {"run": paths.test_run_file(exp.name, solver, seed)}, solve.params, solve.threads, resources)
+
+    def _shared_job(self, exp: Experiment, solver: str, seed: int) -> Job:
+        """The per-seed part of a solver that shares one across n (``Solver.prepare_shared``),
+        read by its solve job at every n of the seed. Its params are those of a solve job that do
+        not depend on n or the problem set (the code fingerprint is the solve jobs', so a change of
+        the solver's code or settings reruns it and every n's run); it reads nothing and asks for
+        what the smallest n's solve job asks for."""
+        solve = self._solve_job(exp, solver, exp.sizes[0], seed)
+        per_set = ("n", "n_test", "draws", "history_points", "start_from")
+        params = {k: v for k, v in solve.params.items() if k not in per_set}
+        wc = {"experiment": exp.name, "solver": solver, "seed": str(seed)}
+        return Job("fit_surrogate", wc, {}, {"surrogate": paths.surrogate_file(exp.name, solver, seed)}, params,
+                   solve.threads, dict(solve.resources))
 
     def _gpus(self) -> int:
         """One GPU per solve job when the config computes on CUDA (device: cuda, or auto where

@@ -273,9 +273,14 @@ def estimate(plan, rows: list[Row], root: str | os.PathLike = ".", cores: int | 
                      {"experiment": r.experiment, "solver": r.solver, "n": r.n, "seed": r.seed})
             for r in rows if r.state != "done"]
     jobs = plan.downstream(todo) if todo else []
+    # a missing intermediate (a surrogate shared across n) is made again only for a job that reads it
+    needed = [plan.producers[p] for j in jobs for p in j.input_files
+              if p in plan.producers and plan.producers[p].rule not in ("generate_data", "solve")
+              and not (root / p).exists()]
+    targets = set(plan.all_targets())
     missing_outputs = [j for j in plan.jobs if j.rule not in ("generate_data", "solve")
-                       and any(not (root / p).exists() for p in j.output_files)]
-    jobs = list({j.key: j for j in jobs + missing_outputs}.values())
+                       and any(p in targets and not (root / p).exists() for p in j.output_files)]
+    jobs = list({j.key: j for j in jobs + needed + missing_outputs}.values())
     out = Estimate(jobs=len(jobs), cores=cores or os.cpu_count() or 1)
     for job in jobs:
         seconds = read_benchmark(root / job.benchmark)
@@ -299,6 +304,9 @@ def estimate(plan, rows: list[Row], root: str | os.PathLike = ".", cores: int | 
 
 def _measured(plan, job) -> float | None:
     wc = job.wildcards
+    if job.rule == "fit_surrogate":  # at most what the smallest n's solve job took when it fitted its own
+        job = plan.job("solve", {**wc, "n": plan.experiments[wc["experiment"]].sizes[0]})
+        wc = job.wildcards
     if job.rule not in ("generate_data", "solve"):
         return None
     exp = plan.experiments[wc["experiment"]]

@@ -57,6 +57,11 @@ class ProblemFamily(ABC):
     test_params: ClassVar[dict[str, Any]] = {}
     # Relative cost of one forward evaluation, to size cluster runtimes (wave packet = 1).
     cost: ClassVar[float] = 1.0
+    # Whether problems may carry identifiers γ. False promises that :meth:`sample` gives none
+    # (``gamma`` None, checked by the contract tests): work that depends on the problem set only
+    # through its γ is then the same at every n (``Solver.shares_across_n``). True (the default)
+    # promises nothing.
+    identifiers: ClassVar[bool] = True
 
     def __init__(self, **params: Any):
         self.params: dict[str, Any] = resolve(self.params_spec, params, self.where)

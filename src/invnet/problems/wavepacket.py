@@ -21,6 +21,7 @@ class WavePacket(ProblemFamily):
     name = "wavepacket"
     label = "Wave packet"
     noise_free = {"noise": 0.0}
+    identifiers = False  # no γ: every problem is (t0, A) and its waveform
     param_names = ("t0", "A")
     params_spec = {
         "n_samples": ParamSpec(256, int, minimum=2, doc="samples of t on [0, 1]"),

@@ -12,6 +12,11 @@ problems, reading ``ctx.objective()`` (the per-problem losses, counting evaluati
 iteration. Everything else (history subsampling, the progress line, evaluation counts, result
 assembly, the per-problem status) is the one driver's, :func:`invnet.solvers.driver.solve`.
 
+A solver whose runs at every n of a seed begin with the same work (the neural adjoint's surrogate
+of a family without identifiers γ) declares it with ``shares_across_n(family)`` and does that
+work in ``prepare_shared``: the workflow runs it once per (experiment, solver, seed) (rule
+``fit_surrogate``) and each n's run finds its arrays in ``ctx.shared`` instead of redoing it.
+
 Per-problem outcome: :class:`SolveStatus` (dataset ``solve_status`` of a run artifact),
 set by the solver; the comparison status ``problem_status`` (finite / nan / inf / failure,
 ``invnet.artifacts``) is derived from it and the final loss by the driver.
@@ -74,6 +79,9 @@ class SolveProblem:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     history_points: int = 200  # max entries of the loss history (log-spaced)
     progress: Callable[[str], None] = field(default=log.info, compare=False)
+    # the solver's per-seed preparation made once for every n (``Solver.prepare_shared``), as
+    # the arrays it returned; None: the run makes whatever it needs itself
+    shared: Mapping[str, np.ndarray] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -306,6 +314,22 @@ class Solver(ABC):
     def check_family(cls, settings: Any, family: ProblemFamily, where: str) -> None:
         """Checks of the settings against the experiment's family (e.g. a CNN needs image
         inputs); raise ConfigError naming ``where.<key>``. Run when the config is resolved."""
+
+    # ----------------------------------------------------------------- shared across n
+    def shares_across_n(self, family: ProblemFamily) -> bool:
+        """Whether every run of this solver on ``family`` with one seed starts with the same
+        preparation at every n: work that depends on the seed, the family and the settings but
+        not on the problem set (the neural adjoint's surrogate of a family without identifiers).
+        The workflow then makes it once per (experiment, solver, seed) with
+        :meth:`prepare_shared` and gives it to every n's run (``ctx.shared``), whose result must
+        be the one the run would compute making it itself, bit for bit. Default: no."""
+        return False
+
+    def prepare_shared(self, family: ProblemFamily, seed: int, dtype: torch.dtype,
+                       device: torch.device) -> dict[str, np.ndarray]:
+        """The per-seed preparation of :meth:`shares_across_n`, as named arrays (stored as
+        float64); ``run`` finds them in ``ctx.shared``. Only for solvers that share."""
+        raise NotImplementedError(f"{self.describe()} shares no preparation across n")
 
 
 def subsample_history(steps: int, points: int) -> np.ndarray:

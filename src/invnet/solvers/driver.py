@@ -22,6 +22,7 @@ thread limits and the device choice are the caller's (the solve job), not the dr
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Callable
 
 import numpy as np
@@ -164,6 +165,12 @@ class SolveContext:
     @property
     def n(self) -> int:
         return self.problem.train.n
+
+    @property
+    def shared(self) -> Mapping[str, np.ndarray] | None:
+        """The solver's per-seed preparation made once for every n (``Solver.prepare_shared``),
+        or None: the run makes it itself."""
+        return self.problem.shared
 
     def objective(self, which: str = "train") -> Objective:
         """The per-problem loss; ``train`` (one instance per run) counts the run's evaluations,

@@ -17,10 +17,18 @@ Cost (``evaluations``): the samples charged to each problem plus that final true
 the loss history (the true loss of the iterates at <= ``HISTORY_POINTS`` log-spaced steps) is a
 diagnostic and not counted, as for supervised training. The held-out test set is inverted through the same
 surrogate (no new samples): ``test_x``, ``test_loss``.
+
+Shared across n: for a family without identifiers (``ProblemFamily.identifiers`` False) the
+samples are the seed's prior draws alone and the surrogate is the same at every n, so the
+workflow fits it once per seed (:meth:`NeuralAdjoint.prepare_shared`, rule ``fit_surrogate``)
+and each n's run re-creates its samples (for the charging and the box) and loads it
+(:func:`load_surrogate`) instead of fitting: the same result, bit for bit. The run still pays
+for it: its evaluations are unchanged, and the solve job adds the fit's time to its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +167,36 @@ def fit_surrogate(data: SampleSet, family: ProblemFamily, settings: Any, seed: i
     return model
 
 
+def load_surrogate(arrays: Mapping[str, np.ndarray], data: SampleSet, family: ProblemFamily, settings: Any,
+                   seed: int) -> Surrogate:
+    """The surrogate fitted once per seed (:meth:`NeuralAdjoint.prepare_shared`: its parameters
+    and buffers in ``arrays``), rebuilt around the run's own samples ``data``. The buffers the
+    constructor computes from the samples (input box, output mean and scale) must equal the stored
+    ones bit for bit, else it was fitted to other samples (ValueError)."""
+    if data.gamma is not None:
+        raise ValueError("a surrogate shared across n is for a family without identifiers; these samples carry γ")
+    x, gamma, y = data.part(data.train)
+    model = Surrogate(x, gamma, y, family.bounds, tuple(settings.hidden), settings.activation,
+                      torch_generator(seed, INIT_STREAM))
+    state = model.state_dict()
+    if set(arrays) != set(state):
+        raise ValueError(f"the shared surrogate holds {sorted(arrays)}, this one has {sorted(state)}")
+    loaded = {}
+    for name, own in state.items():
+        value = torch.as_tensor(np.asarray(arrays[name]), device=own.device).to(own.dtype)
+        if value.shape != own.shape:
+            raise ValueError(f"the shared surrogate's {name} has shape {tuple(value.shape)}, "
+                             f"expected {tuple(own.shape)}")
+        loaded[name] = value
+    for name, own in model.named_buffers():
+        if not torch.equal(loaded[name], own):
+            raise ValueError(f"the shared surrogate's {name} is not this run's samples' (fitted to other samples)")
+    model.load_state_dict(loaded)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
 def invert(model: Surrogate, family: ProblemFamily, start: torch.Tensor, gamma: torch.Tensor | None,
            y_target: torch.Tensor, box: tuple[torch.Tensor, torch.Tensor], steps: int, lr: float,
            record=None) -> torch.Tensor:
@@ -204,11 +242,30 @@ class NeuralAdjoint(Solver):
         "lr": ParamSpec(1e-2, float, positive=True, doc="Adam learning rate of the inversion"),
     }
 
+    def shares_across_n(self, family: ProblemFamily) -> bool:
+        """Without identifiers the samples are the seed's prior draws alone (only their charging
+        to problems depends on n), so the surrogate fitted to them is the same at every n."""
+        return not family.identifiers
+
+    def prepare_shared(self, family: ProblemFamily, seed: int, dtype: torch.dtype,
+                       device: torch.device) -> dict[str, np.ndarray]:
+        """The surrogate of a family without identifiers, fitted to the seed's samples as a run
+        fits it: every parameter and buffer (its ``state_dict``), as float64 arrays."""
+        if not self.shares_across_n(family):
+            raise ValueError(f"{family.name} has identifiers γ: its surrogate depends on n and is fitted in each run")
+        s = self.settings
+        data = make_samples(family, None, 1, s.samples, s.held_out, seed, dtype, device)
+        model = fit_surrogate(data, family, s, seed)
+        return {name: t.detach().to("cpu", torch.float64).numpy().copy() for name, t in model.state_dict().items()}
+
     def run(self, ctx: SolveContext) -> Outcome:
         s, fam = self.settings, ctx.family
         obj = ctx.objective()
         data = make_samples(fam, obj.gamma, ctx.n, s.samples, s.held_out, ctx.seed, ctx.dtype, ctx.device)
-        model = fit_surrogate(data, fam, s, ctx.seed)
+        if ctx.shared is not None:  # fitted once for every n of this seed (prepare_shared)
+            model = load_surrogate(ctx.shared, data, fam, s, ctx.seed)
+        else:
+            model = fit_surrogate(data, fam, s, ctx.seed)
         x_train, g_train, y_train = data.part(data.train)
         y_mean = y_train.reshape(y_train.shape[0], -1).mean(dim=0)
         x_ho, g_ho, y_ho = data.part(data.test)
