@@ -15,6 +15,6 @@ rule fit_surrogate:
     resources:
         **PLAN.resource_functions("fit_surrogate"),
     params:
-        job=PLAN.params_function("fit_surrogate"),
-    script:
-        "../scripts/job.py"
+        command=PLAN.command_function("fit_surrogate"),
+    shell:
+        JOB_COMMAND
