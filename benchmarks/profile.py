@@ -51,6 +51,8 @@ from invnet.jobs import read_cpu_line
 WILDCARDS = {
     "generate_data": ("experiment", "n", "seed"),
     "solve": ("experiment", "solver", "n", "seed"),
+    "solve_test": ("experiment", "solver", "seed"),
+    "fit_surrogate": ("experiment", "solver", "seed"),
     "aggregate": ("experiment",),
     "figure_panels": ("experiment", "figure"),
     "plot_experiment_figure": ("experiment", "figure"),
@@ -58,6 +60,7 @@ WILDCARDS = {
     "make_table": ("table",),
     "study_chunk": ("study", "part", "chunk"),
     "study_table": ("table",),
+    "sweep": ("experiment",),
 }
 
 
@@ -104,21 +107,30 @@ def read_jobs(root: Path) -> list[JobCost]:
         if logged is not None:
             warm = bool(logged["warm"])
             job.cpu, job.exact, job.warm = logged["job_cpu_s"] + (cpu if warm else 0.0), not warm, warm
-        if rule == "solve":
-            job.work = solver_wall_time(root, job.wildcards)
+        if rule in ("solve", "fit_surrogate"):
+            job.work = solver_wall_time(root, rule, job.wildcards)
         jobs.append(job)
     return jobs
 
 
-def solver_wall_time(root: Path, w: dict[str, str]) -> float | None:
+def solver_wall_time(root: Path, rule: str, w: dict[str, str]) -> float | None:
+    """The computing time a run or a shared fit records. A run that read a shared fit records the
+    fit's time in its ``wall_time_s`` too (each run is charged it): here its own time counts."""
     import h5py
 
-    path = root / "results" / "runs" / w["experiment"] / w["solver"] / f"n{w['n']}" / f"seed{w['seed']}.h5"
+    if rule == "fit_surrogate":
+        path = root / "results" / "surrogates" / w["experiment"] / w["solver"] / f"seed{w['seed']}.h5"
+    else:
+        path = root / "results" / "runs" / w["experiment"] / w["solver"] / f"n{w['n']}" / f"seed{w['seed']}.h5"
     if not path.exists():
         return None
     with h5py.File(path, "r") as f:
         provenance = f.attrs.get("provenance")
-    return float(json.loads(provenance)["wall_time_s"]) if provenance is not None else None
+    if provenance is None:
+        return None
+    record = json.loads(provenance)
+    shared = record.get("shared")
+    return float(shared["run_wall_time_s"] if shared else record["wall_time_s"])
 
 
 def split(jobs: list[JobCost]) -> float:
@@ -131,7 +143,7 @@ def split(jobs: list[JobCost]) -> float:
     floor_jobs = [j.cpu for j in data if int(j.wildcards["n"]) == smallest[j.wildcards["experiment"]]]
     floor = statistics.median(floor_jobs) if floor_jobs else 0.0
     for j in jobs:
-        if j.rule == "solve" and j.work is not None:
+        if j.rule in ("solve", "fit_surrogate") and j.work is not None:
             j.work = j.cpu * min(1.0, j.work / j.wall) if j.wall > 0 else 0.0
             j.startup = j.cpu - j.work
         else:
