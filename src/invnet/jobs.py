@@ -1,6 +1,7 @@
 """The one entry point of every job: run the job its params describe, reading only its inputs
-and writing only its outputs (atomically). Snakemake calls :func:`run_snakemake_job` from the
-single rule script ``workflow/scripts/job.py``; tests and tools call :func:`run_job` in-process
+and writing only its outputs (atomically). Snakemake runs ``workflow/scripts/job.py``: as a rule's
+shell command (:mod:`invnet.job_command`) or as its script (:func:`run_snakemake_job`), and both end
+in :func:`run_logged_job` (here or forked from the warm interpreter, :mod:`invnet.warm`); tests and tools call :func:`run_job` in-process
 with a :class:`invnet.plan.Job`'s rule, params, inputs and outputs.
 
 Nothing here re-reads the config: the plan put into a job's params everything that defines it.

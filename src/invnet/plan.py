@@ -3,7 +3,8 @@ outputs, the params that define it (the only thing a job reads besides its input
 reruns it), its code fingerprint (part of the params) and its resources.
 
 The Snakemake rules are thin: each rule's input, params and resources are one-line calls into a
-:class:`Plan` (``workflow/rules/*.smk``), every rule runs :func:`invnet.jobs.run_snakemake_job`,
+:class:`Plan` (``workflow/rules/*.smk``), every rule runs ``workflow/scripts/job.py`` (the job
+command of :mod:`invnet.job_command`, or a ``script:`` for the rules whose inputs grow with the config),
 and the tests ask the plan in-process what a config produces, what a code edit reschedules and
 what a job requests. Jobs, by rule:
 
