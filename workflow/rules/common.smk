@@ -8,6 +8,7 @@ import os
 import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.scheduling.job_scheduler import JobScheduler
 from snakemake.utils import min_version, update_config
 
 from invnet import paths
@@ -16,6 +17,7 @@ from invnet.config import InvalidConfig, load_yaml, resolve_config
 from invnet.errors import ArtifactError
 from invnet.job_command import shell_command
 from invnet.plan import Plan
+from invnet.scheduler_sizes import skip_input_sizing
 from invnet.sweeps import SWEEP_TABLES
 
 min_version("9.0")
@@ -58,6 +60,11 @@ JOB_COMMAND = shell_command(
     "python" if workflow.deployment_settings.deployment_method else sys.executable,
     os.path.join(workflow.current_basedir, "..", "scripts", "job.py"),
 )
+
+
+# No rule has temp() outputs: the scheduler need not size every ready job's inputs before each
+# round (invnet.scheduler_sizes; half of the Snakemake process's CPU on the default config).
+skip_input_sizing(JobScheduler)
 
 
 # The report's caption templates, written by the report_page job from the figures' and tables'
