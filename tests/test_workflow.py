@@ -163,8 +163,9 @@ def test_preset_does_not_leak_the_default_config(tmp_path):
 @pytest.mark.slow
 def test_slurm_profile_dry_run(tmp_path):
     """The SLURM profile parses (plugin installed, keys known) and the plan's resources reach
-    Snakemake: with `device: cuda` every solve job (and test-set solve job) asks for one GPU,
-    even on a submit host without one, and no other job does."""
+    Snakemake: with `device: cuda` every solve job (and test-set solve and shared surrogate fit
+    job, which compute on the device too) asks for one GPU, even on a submit host without one,
+    and no other job does."""
     work = copy_workflow(tmp_path / "wf")
     gpu = snakemake(work, "-n", "--workflow-profile", "profiles/slurm", "--configfile", "config/smoke.yaml",
                     "--config", "device=cuda")
@@ -172,7 +173,7 @@ def test_slurm_profile_dry_run(tmp_path):
     assert gpu.returncode == 0, output[-3000:]
     assert "Using workflow specific profile profiles/slurm" in gpu.stderr
     blocks = re.split(r"\n\s*(?:local)?rule ", output)[1:]
-    solving = ("solve:", "solve_test:")
+    solving = ("solve:", "solve_test:", "fit_surrogate:")
     solves = [b for b in blocks if b.startswith(solving)]
     assert solves and all("gpu=1" in b and "runtime=" in b for b in solves), output[-3000:]
     assert any(b.startswith("solve_test:") for b in solves)

@@ -62,7 +62,7 @@ JOB_COMMAND = shell_command(
 )
 
 
-# No rule has temp() outputs: the scheduler need not size every ready job's inputs before each
+# Without temp() outputs anywhere, the scheduler need not size every ready job's inputs before each
 # round (invnet.scheduler_sizes; half of the Snakemake process's CPU on the default config).
 skip_input_sizing(JobScheduler)
 
